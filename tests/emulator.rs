@@ -499,3 +499,61 @@ async fn answers_parse_with_scf3_invoke() {
         Ok(Outcome::Error { code, .. }) if code == "ResourceNotFound.Function"
     ));
 }
+
+// ---- the official Python SDK as client (compatibility target) ----
+
+/// The script run by [`official_python_sdk_can_call_the_emulator`]: three
+/// calls with `tencentcloud-sdk-python-scf`, one JSON line of outcomes.
+const PYTHON_SDK_SCRIPT: &str = r#"
+import json, sys
+from tencentcloud.common import credential
+from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+from tencentcloud.common.profile.client_profile import ClientProfile
+from tencentcloud.common.profile.http_profile import HttpProfile
+from tencentcloud.scf.v20180416 import scf_client, models
+host, sid, key = sys.argv[1], sys.argv[2], sys.argv[3]
+def call(secret_key, name):
+    profile = ClientProfile(httpProfile=HttpProfile(endpoint=host, protocol="http"))
+    client = scf_client.ScfClient(credential.Credential(sid, secret_key), "ap-guangzhou", profile)
+    req = models.InvokeRequest()
+    req.FunctionName = name; req.InvocationType = "RequestResponse"; req.ClientContext = '{"name": "SDK"}'; req.LogType = "Tail"
+    try:
+        resp = client.Invoke(req)
+        return {"RetMsg": resp.Result.RetMsg, "Duration": resp.Result.Duration, "Log": resp.Result.Log}
+    except TencentCloudSDKException as e:
+        return {"code": e.get_code()}
+print(json.dumps([call(key, "hello"), call(key, "nosuchfunction"), call("wrong-key", "hello")]))
+"#;
+
+/// Needs `tencentcloud-sdk-python-scf` importable by `$SCF_PYTHON` (default
+/// `python3`), so it is opt-in: `cargo test --test emulator -- --ignored`.
+#[tokio::test]
+#[ignore = "needs the official tencentcloud-sdk-python-scf; set SCF_PYTHON to its interpreter"]
+async fn official_python_sdk_can_call_the_emulator() {
+    let emu = start().await;
+    let python = std::env::var("SCF_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let out = tokio::process::Command::new(python)
+        .args(["-c", PYTHON_SDK_SCRIPT, &emu.host, ID, KEY])
+        .output()
+        .await
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outcomes: Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(outcomes[0]["RetMsg"], "\"Hello SDK\"", "{outcomes}");
+    assert!(outcomes[0]["Duration"].is_f64(), "{outcomes}");
+    assert!(outcomes[0]["Log"]
+        .as_str()
+        .is_some_and(|l| l.contains("hello: Hello SDK")));
+    assert_eq!(
+        outcomes[1]["code"], "ResourceNotFound.Function",
+        "{outcomes}"
+    );
+    assert_eq!(
+        outcomes[2]["code"], "AuthFailure.SignatureFailure",
+        "{outcomes}"
+    );
+}

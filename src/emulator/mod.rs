@@ -28,7 +28,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Body;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
 use crate::scf3::invoke::{self, InvocationType, InvokeResult};
@@ -84,7 +84,8 @@ impl fmt::Debug for EmulatorConfig {
 }
 
 /// Serves on an already-bound listener until the future is dropped (or the
-/// process ends). Each connection is served on its own tokio task.
+/// process ends). Each connection is served on its own tokio task; dropping
+/// this future stops accepting, connections already open run to their end.
 pub async fn serve(listener: TcpListener, config: Arc<EmulatorConfig>) {
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -102,7 +103,9 @@ pub async fn serve(listener: TcpListener, config: Arc<EmulatorConfig>) {
                 let config = Arc::clone(&config);
                 async move { Ok::<_, Infallible>(handle(req, &config).await) }
             });
+            // The timer makes hyper's default 30 s header-read timeout take effect.
             if let Err(e) = http1::Builder::new()
+                .timer(TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .await
             {

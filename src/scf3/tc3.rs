@@ -80,6 +80,11 @@ impl fmt::Debug for SigningParams<'_> {
 pub struct SigningKey([u8; 32]);
 
 impl SigningKey {
+    /// Wraps raw key bytes (e.g. a `SecretSigning` kept elsewhere).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        SigningKey(bytes)
+    }
+
     /// The raw 32 key bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
@@ -627,7 +632,7 @@ mod tests {
                 .expect("hex")
                 .try_into()
                 .expect("32 bytes");
-            let key = SigningKey(key_bytes);
+            let key = SigningKey::from_bytes(key_bytes);
             let got = signature(&key, &case.expect("string-to-sign.txt"));
             assert_eq!(got, case.expect("signature.txt"), "{name}: signature");
             assert!(verify_signature(
