@@ -13,6 +13,9 @@ pub mod region;
 pub mod request;
 pub mod signature;
 
+#[cfg(test)]
+mod conformance;
+
 use std::fmt;
 
 /// Longest piece of client-supplied text (a key, a region, an action name)
