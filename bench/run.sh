@@ -19,7 +19,8 @@
 # BENCH_RATE (1000), BENCH_FIXED_CONNS (8), BENCH_CLOSED_CONNS (64),
 # BENCH_CLOSED_THREADS (2), BENCH_PARAM_BYTES (1024), BENCH_IDLE_CONNS (1000),
 # BENCH_BIG_PARAM_BYTES (6291456), BENCH_BIG_COUNT (10), BENCH_PORT_BASE
-# (18080), BENCH_QUIET_WAIT (120 s to wait for a quiet machine), BENCH_CHART
+# (18080), BENCH_BRIDGE_BIN (a prebuilt binary to measure instead of
+# building this tree, for A/B runs), BENCH_QUIET_WAIT (120 s to wait for a quiet machine), BENCH_CHART
 # (docs/perf-latency.svg; "" for none).
 set -euo pipefail
 
@@ -49,7 +50,7 @@ SECRET_ID=AKIDscfbridgebenchmark0000000000001
 SECRET_KEY=benchSecretKey0123456789abcdefXYZ
 CLK_TCK=$(getconf CLK_TCK)
 RESULTS=$OUT/results.jsonl
-BRIDGE_BIN=$ROOT/target/release/scf-bridge
+BRIDGE_BIN=${BENCH_BRIDGE_BIN:-$ROOT/target/release/scf-bridge}
 LOADGEN=$ROOT/target/bench-loadgen/release/scf-bench-loadgen
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -96,7 +97,7 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 command -v python3 >/dev/null || die "python3 is needed"
 
 log "building scf-bridge (release) and the load generator"
-(cd "$ROOT" && cargo build --release --quiet --bin scf-bridge)
+[ -n "${BENCH_BRIDGE_BIN:-}" ] || (cd "$ROOT" && cargo build --release --quiet --bin scf-bridge)
 (cd "$BENCH/loadgen" && CARGO_TARGET_DIR=$ROOT/target/bench-loadgen cargo build --release --quiet)
 
 rm -rf "$RUN"
@@ -168,13 +169,14 @@ upstream_status() { # → "accepts requests" from nginx stub_status
     curl -s "http://127.0.0.1:$UPSTREAM_PORT/nginx_status" | awk 'NR == 3 {print $1, $3}'
 }
 
-NONCE_PHASE=0
-gen() { # name count [param_bytes] → file prefix (shards = CLOSED_THREADS)
-    local name=$1 count=$2 bytes=${3:-$PARAM_BYTES} shards=${4:-$CLOSED_THREADS}
-    NONCE_PHASE=$((NONCE_PHASE + 1))
+# gen phase name count [param_bytes] [shards] → file prefix. Every phase has
+# its own nonce range (phase × 10⁹ on), so no two files can share a
+# (SecretId, Nonce, Timestamp) even when signed in the same second.
+gen() {
+    local phase=$1 name=$2 count=$3 bytes=${4:-$PARAM_BYTES} shards=${5:-$CLOSED_THREADS}
     python3 "$BENCH/gen_requests.py" --out "$RUN/req-$name" --count "$count" \
         --shards "$shards" --secret-id "$SECRET_ID" --secret-key "$SECRET_KEY" \
-        --param-bytes "$bytes" --nonce-base $((NONCE_PHASE * 1000000000)) >&2
+        --param-bytes "$bytes" --nonce-base $((phase * 1000000000)) >&2
     echo "$RUN/req-$name"
 }
 
@@ -234,6 +236,23 @@ EOF
 
 record() { echo "$1" >>"$RESULTS"; }
 
+# sample pid port file: every second, "seconds VmRSS-kB established-conns"
+# for the server listening on port, until killed.
+sample() {
+    local pid=$1 port=$2 file=$3 t=0
+    : >"$file"
+    while kill -0 "$pid" 2>/dev/null; do
+        echo "$t $(mem_kib VmRSS $(procs "$pid")) $(ss -tnH state established "( sport = :$port )" | wc -l)" >>"$file"
+        sleep 1
+        t=$((t + 1))
+    done
+}
+
+# held file min-conns → {"all_open_secs":N,"max_rss_all_open_kib":K}
+held() {
+    awk -v min="$2" '$3 >= min {n++; if ($2 > m) m = $2} END {printf "{\"all_open_secs\":%d,\"max_rss_all_open_kib\":%d}", n, m}' "$1"
+}
+
 # closed contender port expect prefix pids...
 closed_run() {
     local who=$1 port=$2 expect=$3 reqs=$4
@@ -259,13 +278,23 @@ fixed_run() {
     while [ $# -gt 0 ] && [ "$1" != "--" ]; do extra+=("$1"); shift; done
     shift
     pids=("$@")
+    local sampler="" held_json=null
+    if [ "${tag#idle}" != "$tag" ]; then
+        sample "${pids[0]}" "$port" "$OUT/held-$tag.txt" &
+        sampler=$!
+    fi
     reset_hwm "${pids[@]}"
     c0=$(cpu_ticks "${pids[@]}")
     json=$("$LOADGEN" fixed --addr "127.0.0.1:$port" --reqs "$reqs" --rate "$RATE" \
         --conns "$FIXED_CONNS" --duration "$DURATION" --warmup "$WARMUP" \
         --expect "$expect" --samples "$OUT/latency-$tag.txt" "${extra[@]+"${extra[@]}"}")
     c1=$(cpu_ticks "${pids[@]}")
-    record "{\"contender\":\"$who\",\"mode\":\"$tag\",\"loadgen\":$json,\"cpu_ticks\":$((c1 - c0)),\"clk_tck\":$CLK_TCK,\"hwm_kib\":$(mem_kib VmHWM "${pids[@]}"),\"rss_kib\":$(mem_kib VmRSS "${pids[@]}")}"
+    if [ -n "$sampler" ]; then
+        kill "$sampler" 2>/dev/null || true
+        wait "$sampler" 2>/dev/null || true
+        held_json=$(held "$OUT/held-$tag.txt" "$((IDLE_CONNS + FIXED_CONNS))")
+    fi
+    record "{\"contender\":\"$who\",\"mode\":\"$tag\",\"held\":$held_json,\"loadgen\":$json,\"cpu_ticks\":$((c1 - c0)),\"clk_tck\":$CLK_TCK,\"hwm_kib\":$(mem_kib VmHWM "${pids[@]}"),\"rss_kib\":$(mem_kib VmRSS "${pids[@]}")}"
     echo "$json"
 }
 
@@ -281,7 +310,7 @@ LEGACY_EXPECT='"code":0,'
 
 # Requests for the two nginx contenders: the same bodies; nginx does not
 # care whether a nonce repeats, so these files are cycled.
-PLAIN=$(gen plain 200000)
+PLAIN=$(gen 1 plain 200000)
 
 # 1. direct -----------------------------------------------------------------
 log "direct: warm-up, closed loop ${DURATION}s, fixed ${RATE}/s"
@@ -313,8 +342,8 @@ stop_pid "$PROXY_PID"
 CLOSED_N=$(( DIRECT_RPS * DURATION * 12 / 10 + 10000 ))
 WARM_N=$(( DIRECT_RPS * WARMUP * 12 / 10 + 10000 ))
 log "bridge: signing $WARM_N + $CLOSED_N requests"
-WARM=$(gen bridge-warm "$WARM_N")
-CLOSED=$(gen bridge-closed "$CLOSED_N")
+WARM=$(gen 2 bridge-warm "$WARM_N")
+CLOSED=$(gen 3 bridge-closed "$CLOSED_N")
 start_bridge main
 BR_PIDS=("$BRIDGE_PID")
 UP0=$(upstream_status)
@@ -330,19 +359,20 @@ log "bridge closed: $(rps_of "$j") req/s"
 RSS_AFTER_CLOSED=$(mem_kib VmRSS "$BRIDGE_PID")
 REPLAY_AFTER=$(metric scf_bridge_replay_entries)
 log "bridge: fixed ${RATE}/s"
-FIXED=$(gen bridge-fixed "$FIXED_N" "$PARAM_BYTES" 1)
+FIXED=$(gen 4 bridge-fixed "$FIXED_N" "$PARAM_BYTES" 1)
 fixed_run bridge "$BRIDGE_PORT" "$LEGACY_EXPECT" "$FIXED.0" fixed-bridge -- "${BR_PIDS[@]}" >/dev/null
 UP1=$(upstream_status)
 M_REQ1=$(metric scf_bridge_upstream_requests_total)
 M_CONN1=$(metric scf_bridge_upstream_connections_total)
-M_CODES=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep '^scf_bridge_requests_total' | tr '\n' ';' || true)
-record "{\"contender\":\"bridge\",\"mode\":\"reuse\",\"metric_upstream_requests\":$((M_REQ1 - M_REQ0)),\"metric_upstream_connections\":$((M_CONN1 - M_CONN0)),\"metric_connections_present\":$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -c '^scf_bridge_upstream_connections_total' || true),\"upstream_accepts\":$(( ${UP1% *} - ${UP0% *} )),\"upstream_requests\":$(( ${UP1#* } - ${UP0#* } )),\"codes\":\"$M_CODES\"}"
+M_CODES=$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep '^scf_bridge_requests_total' |
+    python3 -c 'import json,sys; print(json.dumps("; ".join(l.strip() for l in sys.stdin)))')
+record "{\"contender\":\"bridge\",\"mode\":\"reuse\",\"metric_upstream_requests\":$((M_REQ1 - M_REQ0)),\"metric_upstream_connections\":$((M_CONN1 - M_CONN0)),\"metric_connections_present\":$(curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -c '^scf_bridge_upstream_connections_total' || true),\"upstream_accepts\":$(( ${UP1% *} - ${UP0% *} )),\"upstream_requests\":$(( ${UP1#* } - ${UP0#* } )),\"codes\":$M_CODES}"
 record "{\"contender\":\"bridge\",\"mode\":\"replay\",\"rss_before_kib\":$RSS_BEFORE_CLOSED,\"rss_after_kib\":$RSS_AFTER_CLOSED,\"entries_before\":$REPLAY_BEFORE,\"entries_after\":$REPLAY_AFTER}"
 stop_pid "$BRIDGE_PID"
 
 # 4. idle keep-alive connections + steady load, on a fresh bridge -----------
 log "bridge: ${IDLE_CONNS} idle keep-alive connections + ${RATE}/s (fresh process)"
-IDLE=$(gen bridge-idle $((FIXED_N + IDLE_CONNS)) "$PARAM_BYTES" 1)
+IDLE=$(gen 5 bridge-idle $((FIXED_N + IDLE_CONNS)) "$PARAM_BYTES" 1)
 start_bridge idle
 fixed_run bridge "$BRIDGE_PORT" "$LEGACY_EXPECT" "$IDLE.0" idle-bridge \
     --idle-conns "$IDLE_CONNS" -- "$BRIDGE_PID" >/dev/null
@@ -350,7 +380,7 @@ stop_pid "$BRIDGE_PID"
 
 # 5. a 6 MiB param ----------------------------------------------------------
 log "6 MiB param: direct, nginx, bridge (${BIG_COUNT} sequential requests each)"
-BIG_PLAIN=$(gen big-plain "$BIG_COUNT" "$BIG_PARAM_BYTES" 1)
+BIG_PLAIN=$(gen 6 big-plain "$BIG_COUNT" "$BIG_PARAM_BYTES" 1)
 start_proxy
 j=$("$LOADGEN" seq --addr "127.0.0.1:$UPSTREAM_PORT" --reqs "$BIG_PLAIN.0" --count "$BIG_COUNT" --expect "$RESULT_EXPECT")
 record "{\"contender\":\"direct\",\"mode\":\"big\",\"seq\":$j}"
@@ -360,7 +390,7 @@ r0=$(mem_kib VmRSS "${PX_PIDS[@]}")
 j=$("$LOADGEN" seq --addr "127.0.0.1:$PROXY_PORT" --reqs "$BIG_PLAIN.0" --count "$BIG_COUNT" --expect "$RESULT_EXPECT")
 record "{\"contender\":\"nginx\",\"mode\":\"big\",\"seq\":$j,\"rss_before_kib\":$r0,\"hwm_kib\":$(mem_kib VmHWM "${PX_PIDS[@]}")}"
 stop_pid "$PROXY_PID"
-BIG=$(gen bridge-big "$BIG_COUNT" "$BIG_PARAM_BYTES" 1)
+BIG=$(gen 7 bridge-big "$BIG_COUNT" "$BIG_PARAM_BYTES" 1)
 start_bridge big
 reset_hwm "$BRIDGE_PID"
 r0=$(mem_kib VmRSS "$BRIDGE_PID")
@@ -386,3 +416,4 @@ if [ -n "$CHART" ]; then
     "$VENV/bin/python" -c 'import matplotlib' 2>/dev/null && PY=$VENV/bin/python
 fi
 "$PY" "$BENCH/report.py" "$OUT" ${CHART:+--chart "$CHART"} | tee "$OUT/table.md"
+log "results: $OUT (results.jsonl, table.md, wrk-*.txt, latency-*.txt)"

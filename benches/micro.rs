@@ -177,7 +177,12 @@ fn legacy_signature(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("verify_sha1", name), &params, |b, p| {
             b.iter(|| {
                 let sts = signature::string_to_sign("POST", HOST, LEGACY_PATH, black_box(p));
-                assert!(signature::verify(KEY, SignatureMethod::HmacSha1, &sts, &sig1));
+                assert!(signature::verify(
+                    KEY,
+                    SignatureMethod::HmacSha1,
+                    &sts,
+                    &sig1
+                ));
             })
         });
     }
