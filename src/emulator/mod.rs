@@ -1,1 +1,315 @@
-//! TODO(skeleton): emulator
+//! An embedded SCF API 3.0 emulator: a real hyper 1 HTTP/1.1 server that
+//! verifies TC3-HMAC-SHA256 (with the same `scf3::tc3` code that signs) and
+//! answers `Invoke` with built-in functions (`hello`, `echo`, `fail`, `sleep`).
+//!
+//! It answers like the real service: always HTTP 200 with
+//! `Content-Type: application/json` exactly (the official Python SDK parses
+//! errors only for that value) and a `{"Response":{…,"RequestId":…}}` body.
+//! It never uses the bridge's server code.
+//!
+//! Shell and core: this file does the I/O (socket, body, clock, sleep); the
+//! decisions are pure functions in [`auth`], [`request`] and [`functions`].
+
+pub mod auth;
+pub mod error;
+pub mod functions;
+pub mod request;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Body;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::scf3::invoke::{self, InvocationType, InvokeResult};
+use error::{code, ApiError};
+use functions::Builtin;
+
+/// Largest request body accepted (API 3.0 limit for TC3 POST), bytes.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// How much of an oversized body is still read (and discarded) so that the
+/// client, still writing, receives the error answer instead of a reset.
+pub const MAX_DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
+/// Default allowed clock skew, seconds (the documented five minutes).
+pub const DEFAULT_MAX_SKEW_SECS: u64 = 300;
+
+/// The emulator's settings.
+#[derive(Clone)]
+pub struct EmulatorConfig {
+    /// SecretId → SecretKey. `Debug` shows only the ids.
+    pub keys: HashMap<String, String>,
+    /// Largest allowed `|now - X-TC-Timestamp|`, seconds.
+    pub max_skew_secs: u64,
+}
+
+impl EmulatorConfig {
+    /// A config with one key pair and the default skew.
+    pub fn with_key(secret_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
+        EmulatorConfig {
+            keys: HashMap::from([(secret_id.into(), secret_key.into())]),
+            max_skew_secs: DEFAULT_MAX_SKEW_SECS,
+        }
+    }
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            keys: HashMap::new(),
+            max_skew_secs: DEFAULT_MAX_SKEW_SECS,
+        }
+    }
+}
+
+impl fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        f.debug_struct("EmulatorConfig")
+            .field("secret_ids", &ids)
+            .field("secret_keys", &"<redacted>")
+            .field("max_skew_secs", &self.max_skew_secs)
+            .finish()
+    }
+}
+
+/// Serves on an already-bound listener until the future is dropped (or the
+/// process ends). Each connection is served on its own tokio task; dropping
+/// this future stops accepting, connections already open run to their end.
+pub async fn serve(listener: TcpListener, config: Arc<EmulatorConfig>) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // E.g. out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "emulator: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let config = Arc::clone(&config);
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let config = Arc::clone(&config);
+                async move { Ok::<_, Infallible>(handle(req, &config).await) }
+            });
+            // The timer makes hyper's default 30 s header-read timeout take effect.
+            if let Err(e) = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, error = %e, "emulator: connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Binds `127.0.0.1:0`, spawns [`serve`] on it and returns the bound address.
+pub async fn spawn_ephemeral(config: Arc<EmulatorConfig>) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(serve(listener, config));
+    Ok(addr)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// One request: always HTTP 200, `Content-Type: application/json`.
+async fn handle<B>(req: Request<B>, config: &EmulatorConfig) -> Response<Full<Bytes>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: fmt::Display,
+{
+    let now = unix_now();
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let body = match invoke_call(req, config, now).await {
+        Ok(result) => invoke::success_body(&result, &request_id),
+        Err(e) => {
+            tracing::debug!(code = e.code, message = %e.message, %request_id, "emulator: refused");
+            invoke::error_body(e.code, &e.message, &request_id)
+        }
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Reads the body up to [`MAX_BODY_BYTES`]; beyond that keeps draining up to
+/// [`MAX_DRAIN_BYTES`] and answers `RequestSizeLimitExceeded`.
+async fn read_body<B>(mut body: B, content_length: Option<u64>) -> Result<Vec<u8>, ApiError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: fmt::Display,
+{
+    let too_large = || {
+        ApiError::new(
+            code::REQUEST_SIZE_LIMIT_EXCEEDED,
+            format!("the request body exceeds {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    if content_length.is_some_and(|n| n > MAX_DRAIN_BYTES as u64) {
+        return Err(too_large());
+    }
+    let mut buf =
+        Vec::with_capacity(content_length.map_or(0, |n| n.min(MAX_BODY_BYTES as u64) as usize));
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(
+                code::INTERNAL_ERROR,
+                format!("reading the request body failed: {e}"),
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        total = total.saturating_add(data.len());
+        if total > MAX_DRAIN_BYTES {
+            return Err(too_large());
+        }
+        if total <= MAX_BODY_BYTES {
+            buf.extend_from_slice(&data);
+        }
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(buf)
+}
+
+async fn invoke_call<B>(
+    req: Request<B>,
+    config: &EmulatorConfig,
+    now: u64,
+) -> Result<InvokeResult, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: fmt::Display,
+{
+    let (parts, body) = req.into_parts();
+    if parts.method != Method::POST {
+        return Err(ApiError::new(
+            code::UNSUPPORTED_PROTOCOL,
+            "the emulator serves only POST with a JSON body",
+        ));
+    }
+    if parts.uri.path() != "/" {
+        return Err(ApiError::new(
+            code::INVALID_ACTION,
+            "the emulator serves only the path /",
+        ));
+    }
+    let content_length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = read_body(Box::pin(body), content_length).await?;
+
+    let received = auth::Received {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        body: &body,
+    };
+    auth::verify(&received, &config.keys, now, config.max_skew_secs)?;
+    let region = request::check_common_headers(&parts.headers)?;
+    let call = request::parse_body(region, &body)?;
+    drop(body);
+
+    let Some(function) = Builtin::lookup(&call.function_name) else {
+        return Err(ApiError::new(
+            code::FUNCTION_NOT_FOUND,
+            format!("the function {} does not exist", call.function_name),
+        ));
+    };
+    let function_request_id = uuid::Uuid::new_v4().to_string();
+    if call.invocation_type == InvocationType::Event {
+        // Queued: answer at once, nothing observes the execution.
+        return Ok(functions::async_result(&function_request_id));
+    }
+    let plan = functions::plan(function, &call.event, &call.event_text);
+    let started = Instant::now();
+    if !plan.sleep.is_zero() {
+        tokio::time::sleep(plan.sleep).await;
+    }
+    Ok(functions::sync_result(
+        &plan,
+        &function_request_id,
+        call.event_text.len(),
+        started.elapsed(),
+        call.log_type,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_debug_redacts_keys() {
+        let config = EmulatorConfig::with_key("AKIDvisible", "SUPERSECRET");
+        let shown = format!("{config:?}");
+        assert!(shown.contains("AKIDvisible"), "{shown}");
+        assert!(!shown.contains("SUPERSECRET"), "{shown}");
+        assert_eq!(config.max_skew_secs, 300);
+    }
+
+    #[tokio::test]
+    async fn oversized_body_is_request_size_limit_exceeded() {
+        let body = Full::new(Bytes::from(vec![b' '; MAX_BODY_BYTES + 1]));
+        let err = read_body(body, None).await.expect_err("too large");
+        assert_eq!(err.code, code::REQUEST_SIZE_LIMIT_EXCEEDED);
+        let body = Full::new(Bytes::from(vec![b' '; MAX_BODY_BYTES]));
+        assert_eq!(
+            read_body(body, None).await.map(|b| b.len()),
+            Ok(MAX_BODY_BYTES)
+        );
+        let err = read_body(Full::new(Bytes::new()), Some(MAX_DRAIN_BYTES as u64 + 1))
+            .await
+            .expect_err("announced too large");
+        assert_eq!(err.code, code::REQUEST_SIZE_LIMIT_EXCEEDED);
+    }
+
+    #[tokio::test]
+    async fn non_post_is_unsupported_protocol_with_http_200_json() {
+        let req = Request::get("/")
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let resp = handle(req, &EmulatorConfig::default()).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        let Ok(invoke::Outcome::Error {
+            code: got,
+            request_id,
+            ..
+        }) = invoke::parse_response(&body)
+        else {
+            panic!("error envelope");
+        };
+        assert_eq!(got, code::UNSUPPORTED_PROTOCOL);
+        assert!(request_id.is_some_and(|id| uuid::Uuid::parse_str(&id).is_ok()));
+    }
+}

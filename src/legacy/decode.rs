@@ -1,1 +1,605 @@
-//! TODO(skeleton): decode
+//! Form decoding of a legacy query string or `application/x-www-form-urlencoded`
+//! body into ordered, unambiguous [`Params`] (legacy-v2.md §2.4), and its
+//! inverse [`encode_form`], the wire format the Python SDK sends.
+//!
+//! Rules, in order: split on `&` (empty segments skipped), split each segment
+//! on its first `=` (no `=` → value `""`), `+` → space, `%XX` → byte, then the
+//! decoded bytes must be UTF-8. A key given twice, or two keys that are the
+//! same once `_` is read as `.` (how the signature sees keys), are rejected:
+//! either would make the signed string ambiguous.
+//!
+//! Errors name the parameter key only, never a value (`Signature`, `Token`
+//! and `param` may carry secrets).
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use super::{clip, Shown, SHOWN_MAX_CHARS};
+
+/// Decoded parameters in wire order. Keys are unique, also once `_` is read
+/// as `.` (see [`signed_key_cmp`]).
+///
+/// All keys and values live in one string: decoding a request allocates
+/// twice, however many parameters it has.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Params {
+    text: String,
+    pairs: Vec<Pair>,
+}
+
+/// Byte offsets into [`Params::text`]: the key is `key_start..value_start`,
+/// the value `value_start..value_end`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Pair {
+    key_start: usize,
+    value_start: usize,
+    value_end: usize,
+}
+
+impl Params {
+    /// The value of `key` (exact, case-sensitive match), if present.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// `(key, value)` pairs in wire order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.pairs.iter().map(|p| {
+            (
+                &self.text[p.key_start..p.value_start],
+                &self.text[p.value_start..p.value_end],
+            )
+        })
+    }
+
+    /// Number of parameters.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// True when there are no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Builds parameters from already decoded pairs (tests, clients), with
+    /// the same checks as [`decode_form`]: no empty key, no duplicate, no two
+    /// keys equal once `_` is read as `.`.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, DecodeError>
+    where
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut params = Params::default();
+        for (key, value) in pairs {
+            let (key, value) = (key.as_ref(), value.as_ref());
+            if key.is_empty() {
+                return Err(DecodeError::EmptyKey);
+            }
+            let key_start = params.text.len();
+            params.text.push_str(key);
+            let value_start = params.text.len();
+            params.text.push_str(value);
+            params.pairs.push(Pair {
+                key_start,
+                value_start,
+                value_end: params.text.len(),
+            });
+        }
+        params.check_unique()?;
+        Ok(params)
+    }
+
+    /// Rejects a key given twice, or two keys equal once `_` is read as `.`.
+    /// Quadratic for the usual handful of parameters, `n log n` beyond.
+    fn check_unique(&self) -> Result<(), DecodeError> {
+        const LINEAR_MAX: usize = 16;
+        let key = |i: usize| {
+            let p = &self.pairs[i];
+            &self.text[p.key_start..p.value_start]
+        };
+        let clash = |first: &str, second: &str| {
+            if first == second {
+                DecodeError::DuplicateParameter {
+                    key: clip(first, SHOWN_MAX_CHARS),
+                }
+            } else {
+                DecodeError::AmbiguousKeys {
+                    first: clip(first, SHOWN_MAX_CHARS),
+                    second: clip(second, SHOWN_MAX_CHARS),
+                }
+            }
+        };
+        let n = self.pairs.len();
+        if n <= LINEAR_MAX {
+            for j in 1..n {
+                for i in 0..j {
+                    if signed_key_cmp(key(i), key(j)) == Ordering::Equal {
+                        return Err(clash(key(i), key(j)));
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        // Stable: equal keys stay in wire order, so `first` is first.
+        order.sort_by(|&a, &b| signed_key_cmp(key(a), key(b)));
+        for w in order.windows(2) {
+            if signed_key_cmp(key(w[0]), key(w[1])) == Ordering::Equal {
+                return Err(clash(key(w[0]), key(w[1])));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Params {
+    /// Keys only: values may be secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Params")
+            .field("keys", &self.iter().map(|(k, _)| k).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Orders keys the way the signature sees them: byte order of the key with
+/// every `_` read as `.` (legacy-v2.md §2.1 step 1–2). Allocation-free.
+pub fn signed_key_cmp(a: &str, b: &str) -> Ordering {
+    fn as_signed(b: u8) -> u8 {
+        if b == b'_' {
+            b'.'
+        } else {
+            b
+        }
+    }
+    a.bytes().map(as_signed).cmp(b.bytes().map(as_signed))
+}
+
+/// Why a form could not be decoded. Messages name keys, never values; a key
+/// is cut to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// A `%` not followed by two hex digits, in the key or the value.
+    #[error("malformed percent-encoding in parameter `{}`", Shown(.key))]
+    BadPercentEncoding { key: String },
+    /// The decoded key or value is not UTF-8 (the key is shown lossily).
+    #[error("parameter `{}` is not valid UTF-8 once decoded", Shown(.key))]
+    NotUtf8 { key: String },
+    /// The same key twice.
+    #[error("parameter `{}` is given more than once", Shown(.key))]
+    DuplicateParameter { key: String },
+    /// Two different keys that the signature sees as one (`a_b` and `a.b`).
+    #[error(
+        "parameters `{}` and `{}` are the same once `_` is signed as `.`",
+        Shown(.first),
+        Shown(.second)
+    )]
+    AmbiguousKeys { first: String, second: String },
+    /// A segment starting with `=`.
+    #[error("a parameter has an empty name")]
+    EmptyKey,
+}
+
+/// Decodes a query string or form body (see the module doc for the rules).
+/// One pass over the input plus one UTF-8 check; two allocations.
+pub fn decode_form(input: &[u8]) -> Result<Params, DecodeError> {
+    let mut buf: Vec<u8> = Vec::with_capacity(input.len());
+    let mut pairs: Vec<Pair> = Vec::with_capacity(16);
+    for segment in input.split(|&b| b == b'&') {
+        if segment.is_empty() {
+            continue;
+        }
+        let (raw_key, raw_value) = match segment.iter().position(|&b| b == b'=') {
+            Some(eq) => (&segment[..eq], &segment[eq + 1..]),
+            None => (segment, &segment[segment.len()..]),
+        };
+        if raw_key.is_empty() {
+            return Err(DecodeError::EmptyKey);
+        }
+        let key_start = buf.len();
+        if percent_decode_into(raw_key, &mut buf).is_err() {
+            return Err(DecodeError::BadPercentEncoding {
+                key: lossy_key(raw_key),
+            });
+        }
+        let value_start = buf.len();
+        if percent_decode_into(raw_value, &mut buf).is_err() {
+            return Err(DecodeError::BadPercentEncoding {
+                key: lossy_key(&buf[key_start..value_start]),
+            });
+        }
+        pairs.push(Pair {
+            key_start,
+            value_start,
+            value_end: buf.len(),
+        });
+    }
+    let text = match String::from_utf8(buf) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let buf = e.into_bytes();
+            let p = pairs
+                .iter()
+                .find(|p| at < p.value_end)
+                .expect("an invalid byte lies inside some pair");
+            return Err(DecodeError::NotUtf8 {
+                key: lossy_key(&buf[p.key_start..p.value_start]),
+            });
+        }
+    };
+    // The whole is UTF-8; each piece is too unless a multi-byte character
+    // straddles a piece boundary (a key or value ending mid-character).
+    for (i, p) in pairs.iter().enumerate() {
+        let culprit = if !text.is_char_boundary(p.value_start) {
+            Some(p)
+        } else if !text.is_char_boundary(p.key_start) {
+            Some(&pairs[i - 1]) // the previous value ends mid-character
+        } else {
+            None
+        };
+        if let Some(c) = culprit {
+            return Err(DecodeError::NotUtf8 {
+                key: lossy_key(&text.as_bytes()[c.key_start..c.value_start]),
+            });
+        }
+    }
+    let params = Params { text, pairs };
+    params.check_unique()?;
+    Ok(params)
+}
+
+/// Appends the form-decoding of `raw` (`+` → space, `%XX` → byte) to `out`.
+/// Runs without `+`/`%` are copied in one go.
+fn percent_decode_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), ()> {
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let hi = raw.get(i + 1).copied().and_then(hex_value).ok_or(())?;
+                let lo = raw.get(i + 2).copied().and_then(hex_value).ok_or(())?;
+                out.push(hi << 4 | lo);
+                i += 3;
+            }
+            _ => {
+                let start = i;
+                while i < raw.len() && raw[i] != b'+' && raw[i] != b'%' {
+                    i += 1;
+                }
+                out.extend_from_slice(&raw[start..i]);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn lossy_key(bytes: &[u8]) -> String {
+    clip(&String::from_utf8_lossy(bytes), SHOWN_MAX_CHARS)
+}
+
+/// Encodes pairs as Python's `urllib.parse.urlencode` (`quote_plus`) does:
+/// `A-Za-z0-9_.-~` kept, space → `+`, every other byte of the UTF-8 text →
+/// `%XX` (upper-case hex), pairs joined with `&`. The inverse of
+/// [`decode_form`]; for clients and tests.
+pub fn encode_form<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (i, (key, value)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        quote_plus_into(key, &mut out);
+        out.push('=');
+        quote_plus_into(value, &mut out);
+    }
+    out
+}
+
+fn quote_plus_into(text: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in text.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0xF)]));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(input: &str) -> Vec<(String, String)> {
+        decode_form(input.as_bytes())
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    fn owned(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn splits_on_ampersand_then_first_equals_sign() {
+        assert_eq!(
+            pairs("a=1&b=x=y&c=="),
+            owned(&[("a", "1"), ("b", "x=y"), ("c", "=")])
+        );
+    }
+
+    #[test]
+    fn plus_decodes_to_space() {
+        assert_eq!(pairs("param=a+b++c"), owned(&[("param", "a b  c")]));
+    }
+
+    #[test]
+    fn encoded_plus_stays_plus() {
+        assert_eq!(pairs("s=p3n%2Bpx"), owned(&[("s", "p3n+px")]));
+    }
+
+    #[test]
+    fn percent_escapes_decode_in_either_case() {
+        assert_eq!(pairs("k=%7b%7D%2f%2F%20"), owned(&[("k", "{}// ")]));
+    }
+
+    #[test]
+    fn percent_escapes_decode_in_keys_too() {
+        assert_eq!(pairs("a%5Fb=1"), owned(&[("a_b", "1")]));
+    }
+
+    #[test]
+    fn decoding_happens_once() {
+        // `%2541` is `%41` after one decoding, not `A`.
+        assert_eq!(pairs("k=%2541"), owned(&[("k", "%41")]));
+    }
+
+    #[test]
+    fn utf8_from_percent_escapes() {
+        assert_eq!(
+            pairs("param=%E4%BA%91%E5%87%BD%E6%95%B0+x"),
+            owned(&[("param", "云函数 x")])
+        );
+    }
+
+    #[test]
+    fn raw_utf8_bytes_are_accepted() {
+        assert_eq!(pairs("param=云"), owned(&[("param", "云")]));
+    }
+
+    #[test]
+    fn empty_segments_are_skipped() {
+        assert_eq!(pairs("&a=1&&b=2&"), owned(&[("a", "1"), ("b", "2")]));
+        assert!(decode_form(b"").unwrap().is_empty());
+        assert!(decode_form(b"&&&").unwrap().is_empty());
+    }
+
+    #[test]
+    fn key_without_equals_sign_has_empty_value() {
+        assert_eq!(
+            pairs("flag&a=&b=1"),
+            owned(&[("flag", ""), ("a", ""), ("b", "1")])
+        );
+    }
+
+    #[test]
+    fn wire_order_is_kept() {
+        assert_eq!(
+            pairs("z=1&A=2&m=3"),
+            owned(&[("z", "1"), ("A", "2"), ("m", "3")])
+        );
+    }
+
+    #[test]
+    fn malformed_percent_is_rejected_naming_the_key() {
+        for input in ["k=%", "k=%G1", "k=a%4", "k=%%41", "k=%4G"] {
+            assert_eq!(
+                decode_form(input.as_bytes()),
+                Err(DecodeError::BadPercentEncoding { key: "k".into() }),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_percent_in_key_is_rejected() {
+        assert_eq!(
+            decode_form(b"a=1&b%Z=2"),
+            Err(DecodeError::BadPercentEncoding { key: "b%Z".into() })
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_rejected_naming_the_key() {
+        assert_eq!(
+            decode_form(b"a=1&param=%FF&c=3"),
+            Err(DecodeError::NotUtf8 {
+                key: "param".into()
+            })
+        );
+        assert_eq!(
+            decode_form(b"a=1&param=\xC3"),
+            Err(DecodeError::NotUtf8 {
+                key: "param".into()
+            })
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_in_key_is_shown_lossily() {
+        assert_eq!(
+            decode_form(b"k%FF=1"),
+            Err(DecodeError::NotUtf8 {
+                key: "k\u{FFFD}".into()
+            })
+        );
+    }
+
+    #[test]
+    fn utf8_is_checked_per_key_and_value_not_across_them() {
+        // `%C3` ends the key, `%A9` starts the value: together they'd be `é`.
+        assert_eq!(
+            decode_form(b"k%C3=%A9"),
+            Err(DecodeError::NotUtf8 {
+                key: "k\u{FFFD}".into()
+            })
+        );
+        // A value ending mid-character followed by a key starting with the rest.
+        assert_eq!(
+            decode_form(b"a=%C3&%A9=1"),
+            Err(DecodeError::NotUtf8 { key: "a".into() })
+        );
+    }
+
+    #[test]
+    fn same_key_twice_is_rejected() {
+        assert_eq!(
+            decode_form(b"Signature=a&x=1&Signature=b"),
+            Err(DecodeError::DuplicateParameter {
+                key: "Signature".into()
+            })
+        );
+    }
+
+    #[test]
+    fn same_key_twice_is_rejected_among_many() {
+        let mut input: String = (0..100).map(|i| format!("k{i}=v&")).collect();
+        input.push_str("k42=again");
+        assert_eq!(
+            decode_form(input.as_bytes()),
+            Err(DecodeError::DuplicateParameter { key: "k42".into() })
+        );
+    }
+
+    #[test]
+    fn keys_equal_once_underscore_is_dot_are_rejected() {
+        assert_eq!(
+            decode_form(b"InstanceIds_0=a&InstanceIds.0=b"),
+            Err(DecodeError::AmbiguousKeys {
+                first: "InstanceIds_0".into(),
+                second: "InstanceIds.0".into()
+            })
+        );
+        let mut many: String = (0..40).map(|i| format!("k{i}=v&")).collect();
+        many.push_str("a.b=1&a_b=2");
+        assert_eq!(
+            decode_form(many.as_bytes()),
+            Err(DecodeError::AmbiguousKeys {
+                first: "a.b".into(),
+                second: "a_b".into()
+            })
+        );
+    }
+
+    #[test]
+    fn keys_differing_in_case_are_distinct() {
+        assert_eq!(
+            pairs("version=1&Version=2017-03-12"),
+            owned(&[("version", "1"), ("Version", "2017-03-12")])
+        );
+    }
+
+    #[test]
+    fn empty_key_is_rejected() {
+        assert_eq!(decode_form(b"a=1&=2"), Err(DecodeError::EmptyKey));
+        assert_eq!(decode_form(b"="), Err(DecodeError::EmptyKey));
+    }
+
+    #[test]
+    fn errors_never_show_values() {
+        let secret = "TOPSECRETVALUE";
+        for input in [
+            format!("Signature={secret}%"),
+            format!("Signature={secret}%FF"),
+            format!("Signature={secret}&Signature={secret}"),
+        ] {
+            let err = decode_form(input.as_bytes()).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(shown.contains("Signature"), "{shown}");
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
+    fn long_keys_are_cut_in_errors() {
+        let key = "k".repeat(1000);
+        let err = decode_form(format!("{key}=%").as_bytes()).unwrap_err();
+        let DecodeError::BadPercentEncoding { key: shown } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(shown.chars().count(), SHOWN_MAX_CHARS + 1);
+        assert!(shown.ends_with('…'));
+    }
+
+    #[test]
+    fn error_messages_escape_control_characters() {
+        let err = decode_form(b"a%0Ab=1&a%0Ab=2").unwrap_err();
+        assert_eq!(err.to_string(), "parameter `a\\nb` is given more than once");
+    }
+
+    #[test]
+    fn debug_shows_keys_but_not_values() {
+        let params = decode_form(b"Signature=s3cret&Token=t0ken&Action=X").unwrap();
+        let shown = format!("{params:?}");
+        assert!(shown.contains("Signature") && shown.contains("Action"));
+        assert!(!shown.contains("s3cret") && !shown.contains("t0ken"));
+    }
+
+    #[test]
+    fn get_is_exact_and_case_sensitive() {
+        let params = decode_form(b"version=1&Version=2").unwrap();
+        assert_eq!(params.get("version"), Some("1"));
+        assert_eq!(params.get("Version"), Some("2"));
+        assert_eq!(params.get("VERSION"), None);
+        assert_eq!(params.len(), 2);
+    }
+
+    #[test]
+    fn from_pairs_applies_the_same_checks() {
+        assert_eq!(
+            Params::from_pairs([("a", "1"), ("a", "2")]),
+            Err(DecodeError::DuplicateParameter { key: "a".into() })
+        );
+        assert_eq!(Params::from_pairs([("", "1")]), Err(DecodeError::EmptyKey));
+        let params = Params::from_pairs([("a", "1"), ("b", "x y")]).unwrap();
+        assert_eq!(params, decode_form(b"a=1&b=x+y").unwrap());
+    }
+
+    #[test]
+    fn encode_form_is_quote_plus() {
+        assert_eq!(
+            encode_form([("param", "{\"a\": 1}"), ("k_0.-~", "云 +&=%")]),
+            "param=%7B%22a%22%3A+1%7D&k_0.-~=%E4%BA%91+%2B%26%3D%25"
+        );
+    }
+
+    #[test]
+    fn signed_key_order_reads_underscore_as_dot() {
+        assert_eq!(signed_key_cmp("a_b", "a.b"), Ordering::Equal);
+        // `.` (0x2E) sorts before `0` (0x30), `_` (0x5F) would sort after `Z`.
+        assert_eq!(signed_key_cmp("a_", "a0"), Ordering::Less);
+        assert_eq!(signed_key_cmp("Z", "a"), Ordering::Less);
+    }
+}

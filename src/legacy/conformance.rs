@@ -1,0 +1,346 @@
+//! Test-only: the official vectors in `tests/vectors/legacy/` (every step
+//! asserted on its own) and property tests tying [`decode_form`] to the
+//! Python SDK's encoding and to the string to sign.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use serde_json::Value;
+
+use super::decode::{decode_form, encode_form, Params};
+use super::request::{parse_request, InvokeType, LegacyAction, LogType};
+use super::signature::{sign, string_to_sign, verify, SignatureMethod, LEGACY_PATH};
+
+fn vectors_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/legacy")
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    let path = dir.join(file);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.strip_suffix('\n').unwrap_or(&text).to_owned()
+}
+
+/// Every case the reference lists; a folder going missing fails the test.
+const SIGNING_CASES: &[&str] = &[
+    "v0-doc-oldest-get-sha1",
+    "v1-doc-srcstr-get-sha1",
+    "v2-doc-underscore-key-get-sha256",
+    "v3-doc-underscore-key-get-sha1",
+    "v4-sdk-post-sha1",
+    "v4-sdk-get-sha1",
+    "v4-sdk-post-sha256",
+    "scf-get-sha1",
+    "scf-post-sha1",
+    "scf-get-sha256",
+    "scf-get-sha1-utf8-space",
+    "scf-post-sha1-at-value-excluded",
+    "scf-get-sha1-at-value-included",
+];
+
+const DECODING_CASES: &[&str] = &["wire-python-sdk-captured-get", "wire-doc-real-case-get"];
+
+struct SigningCase {
+    name: String,
+    params: Params,
+    method: String,
+    host: String,
+    path: String,
+    secret_key: String,
+    signature_method: SignatureMethod,
+    string_to_sign: String,
+    signature: String,
+}
+
+fn signing_case(name: &str) -> SigningCase {
+    let dir = vectors_dir().join(name);
+    let params = decode_form(read(&dir, "params.txt").as_bytes())
+        .unwrap_or_else(|e| panic!("{name}: params.txt: {e}"));
+    let context: Value = serde_json::from_str(&read(&dir, "context.json")).unwrap();
+    let field = |k: &str| {
+        context[k]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: context.json lacks `{k}`"))
+            .to_owned()
+    };
+    let signature_method = match field("signature_method").as_str() {
+        "HmacSHA1" => SignatureMethod::HmacSha1,
+        "HmacSHA256" => SignatureMethod::HmacSha256,
+        other => panic!("{name}: signature_method {other}"),
+    };
+    SigningCase {
+        name: name.to_owned(),
+        params,
+        method: field("method"),
+        host: field("host"),
+        path: field("path"),
+        secret_key: field("secret_key"),
+        signature_method,
+        string_to_sign: read(&dir, "string-to-sign.txt"),
+        signature: read(&dir, "signature.txt"),
+    }
+}
+
+#[test]
+fn vector_folders_are_exactly_the_listed_cases() {
+    let mut found: Vec<String> = fs::read_dir(vectors_dir())
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    found.sort();
+    let mut listed: Vec<String> = SIGNING_CASES
+        .iter()
+        .chain(DECODING_CASES)
+        .map(|s| (*s).to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(found, listed);
+}
+
+#[test]
+fn vectors_signature_method_resolves_from_the_parameter() {
+    for c in SIGNING_CASES.iter().map(|n| signing_case(n)) {
+        assert_eq!(
+            SignatureMethod::from_param(c.params.get("SignatureMethod")),
+            c.signature_method,
+            "{}",
+            c.name
+        );
+    }
+}
+
+#[test]
+fn vectors_string_to_sign() {
+    for c in SIGNING_CASES.iter().map(|n| signing_case(n)) {
+        assert_eq!(c.path, LEGACY_PATH, "{}", c.name);
+        assert_eq!(
+            string_to_sign(&c.method, &c.host, &c.path, &c.params),
+            c.string_to_sign,
+            "{}",
+            c.name
+        );
+    }
+}
+
+#[test]
+fn vectors_signature() {
+    for c in SIGNING_CASES.iter().map(|n| signing_case(n)) {
+        assert_eq!(
+            sign(&c.secret_key, c.signature_method, &c.string_to_sign),
+            c.signature,
+            "{}",
+            c.name
+        );
+    }
+}
+
+#[test]
+fn vectors_signature_on_the_wire_decodes_to_the_documented_one() {
+    for c in SIGNING_CASES.iter().map(|n| signing_case(n)) {
+        assert_eq!(
+            c.params.get("Signature"),
+            Some(c.signature.as_str()),
+            "{}",
+            c.name
+        );
+    }
+}
+
+#[test]
+fn vectors_verify_end_to_end_and_reject_tampering() {
+    for c in SIGNING_CASES.iter().map(|n| signing_case(n)) {
+        let sent = c.params.get("Signature").unwrap();
+        let s = string_to_sign(&c.method, &c.host, LEGACY_PATH, &c.params);
+        assert!(
+            verify(&c.secret_key, c.signature_method, &s, sent),
+            "{}",
+            c.name
+        );
+        let other_host = string_to_sign(&c.method, "evil.example", LEGACY_PATH, &c.params);
+        assert!(
+            !verify(&c.secret_key, c.signature_method, &other_host, sent),
+            "{}",
+            c.name
+        );
+        assert!(!verify("wrong", c.signature_method, &s, sent), "{}", c.name);
+    }
+}
+
+#[test]
+fn vectors_post_and_get_differ_only_by_the_at_rule_and_method() {
+    // The `@` value changes the GET signature but not the POST one.
+    let plain = signing_case("scf-post-sha1");
+    let with_code = signing_case("scf-post-sha1-at-value-excluded");
+    assert_eq!(plain.string_to_sign, with_code.string_to_sign);
+    assert_eq!(plain.signature, with_code.signature);
+    let get_plain = signing_case("scf-get-sha1");
+    let get_code = signing_case("scf-get-sha1-at-value-included");
+    assert_ne!(get_plain.signature, get_code.signature);
+}
+
+#[test]
+fn vectors_scf_requests_parse_as_invoke_function() {
+    let c = signing_case("scf-get-sha1-utf8-space");
+    let r = parse_request(&c.params).unwrap();
+    let LegacyAction::InvokeFunction(i) = r.action;
+    assert_eq!(i.function_name, "hello");
+    assert_eq!(i.param.as_deref(), Some("{\"name\":\"云函数 x\"}"));
+    assert_eq!(i.invoke_type, InvokeType::RequestResponse);
+    assert_eq!(i.log_type, LogType::Tail);
+    assert_eq!(r.common.nonce, Some(11886));
+    assert_eq!(r.common.timestamp, Some(1465185768));
+}
+
+#[test]
+fn vectors_captured_wire_strings_decode_to_the_expected_pairs() {
+    for name in DECODING_CASES {
+        let dir = vectors_dir().join(name);
+        let params = decode_form(read(&dir, "params.txt").as_bytes()).unwrap();
+        let expected: Value = serde_json::from_str(&read(&dir, "decoded.json")).unwrap();
+        let expected: Vec<(String, String)> =
+            serde_json::from_value(expected["pairs"].clone()).unwrap();
+        let got: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert_eq!(got, expected, "{name}");
+    }
+}
+
+#[test]
+fn python_sdk_wire_format_decodes_plus_as_space_and_keeps_json_escapes() {
+    let dir = vectors_dir().join("wire-python-sdk-captured-get");
+    let params = decode_form(read(&dir, "params.txt").as_bytes()).unwrap();
+    assert_eq!(params.get("param"), Some(r#"{"a": 1, "s": "x y/\u00e9"}"#));
+    assert_eq!(
+        params.get("Signature"),
+        Some("4sP+yc2lPW5UULRV/bv2OvMWs1I=")
+    );
+    assert_eq!(params.get("RequestClient"), Some("SDK_PYTHON_2.0.15"));
+    let r = parse_request(&params).unwrap();
+    let LegacyAction::InvokeFunction(i) = r.action;
+    assert_eq!(i.function_name, "hello");
+    assert_eq!(i.log_type, LogType::Tail);
+}
+
+// ---------------------------------------------------------------------------
+// Property tests
+
+/// The string to sign computed straight from the original pairs, the way
+/// legacy-v2.md §2.7's reference script does: no decoding involved.
+fn reference_string_to_sign(method: &str, host: &str, pairs: &[(String, String)]) -> String {
+    let mut items: Vec<(String, &str)> = pairs
+        .iter()
+        .filter(|(k, v)| k != "Signature" && !(method == "POST" && v.starts_with('@')))
+        .map(|(k, v)| (k.replace('_', "."), v.as_str()))
+        .collect();
+    items.sort();
+    let query: Vec<String> = items.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "{}{host}{LEGACY_PATH}?{}",
+        method.to_uppercase(),
+        query.join("&")
+    )
+}
+
+fn value_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[ +%&=@_.~a-zA-Z0-9云函数é\\-]{0,24}",
+        "@[A-Za-z0-9+/=]{0,12}",
+        Just(String::new()),
+    ]
+}
+
+/// Parameter lists with unique keys (also once `_` is read as `.`), in a
+/// random wire order.
+fn pairs_strategy() -> impl Strategy<Value = Vec<(String, String)>> {
+    proptest::collection::vec(("[A-Za-z_.0-9]{1,12}", value_strategy()), 0..16)
+        .prop_map(|raw| {
+            let mut seen = std::collections::HashSet::new();
+            raw.into_iter()
+                .filter(|(k, _)| seen.insert(k.replace('_', ".")))
+                .collect::<Vec<_>>()
+        })
+        .prop_shuffle()
+}
+
+fn form_bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![
+        any::<u8>(),
+        Just(b'%'),
+        Just(b'&'),
+        Just(b'='),
+        Just(b'+'),
+        Just(b'_'),
+        b'0'..=b'9',
+        b'A'..=b'F',
+        0x80u8..=0xBF,
+        0xC2u8..=0xF4,
+    ];
+    proptest::collection::vec(byte, 0..200)
+}
+
+proptest! {
+    #[test]
+    fn prop_sdk_encoded_params_decode_to_the_same_string_to_sign(
+        pairs in pairs_strategy(),
+        method in prop_oneof![Just("GET"), Just("POST")],
+    ) {
+        let wire = encode_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let params = decode_form(wire.as_bytes()).unwrap();
+        let decoded: Vec<(String, String)> =
+            params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        prop_assert_eq!(&decoded, &pairs);
+        prop_assert_eq!(
+            string_to_sign(method, "scf.api.qcloud.com", LEGACY_PATH, &params),
+            reference_string_to_sign(method, "scf.api.qcloud.com", &pairs)
+        );
+    }
+
+    #[test]
+    fn prop_decode_form_never_panics_on_arbitrary_bytes(input in form_bytes_strategy()) {
+        let _ = decode_form(&input);
+    }
+
+    #[test]
+    fn prop_decode_form_never_panics_on_any_bytes(
+        input in proptest::collection::vec(any::<u8>(), 0..300)
+    ) {
+        let _ = decode_form(&input);
+    }
+
+    #[test]
+    fn prop_decoded_params_reencode_to_the_same_params(input in form_bytes_strategy()) {
+        if let Ok(params) = decode_form(&input) {
+            prop_assert!(params.iter().all(|(k, _)| !k.is_empty()));
+            let again = decode_form(encode_form(params.iter()).as_bytes()).unwrap();
+            prop_assert_eq!(&again, &params);
+            let _ = string_to_sign("POST", "h", LEGACY_PATH, &params);
+        }
+    }
+
+    #[test]
+    fn prop_signed_request_verifies_and_any_changed_value_does_not(
+        pairs in pairs_strategy().prop_filter("needs a signed pair", |p| {
+            p.iter().any(|(k, _)| k != "Signature")
+        }),
+        sha256 in any::<bool>(),
+    ) {
+        let method = if sha256 { SignatureMethod::HmacSha256 } else { SignatureMethod::HmacSha1 };
+        let params = Params::from_pairs(pairs.iter().map(|(k, v)| (k, v))).unwrap();
+        let s = string_to_sign("GET", "h", LEGACY_PATH, &params);
+        let sig = sign("key", method, &s);
+        prop_assert!(verify("key", method, &s, &sig));
+        let changed: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| if k == "Signature" { (k.clone(), v.clone()) } else { (k.clone(), format!("{v}x")) })
+            .collect();
+        let changed = Params::from_pairs(changed.iter().map(|(k, v)| (k, v))).unwrap();
+        let s2 = string_to_sign("GET", "h", LEGACY_PATH, &changed);
+        prop_assert!(!verify("key", method, &s2, &sig));
+    }
+}
