@@ -1,1 +1,561 @@
-//! TODO(skeleton): config
+//! Typed settings: built-in defaults, then the TOML file, then the
+//! environment (`TENCENTCLOUD_*`, then `SCF_BRIDGE__<SECTION>__<KEY>`), and
+//! validation that names the key at fault in one line.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::clients::{ClientSettings, UpstreamIdentity};
+use crate::auth::AuthMode;
+
+/// Environment prefix for every key: `SCF_BRIDGE__UPSTREAM__ENDPOINT`.
+pub const ENV_PREFIX: &str = "SCF_BRIDGE";
+/// The names Tencent's own tools use for the bridge's key pair.
+pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
+pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
+pub const ENV_SESSION_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
+
+/// A value that must never be printed: `Debug`, `Display` and `Serialize`
+/// all show `<redacted>`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The only way to read the value; grep for it when auditing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub upstream: UpstreamSettings,
+    #[serde(default)]
+    pub credentials: CredentialSettings,
+    pub auth: AuthSettings,
+}
+
+/// Legacy signature verification and the callers it knows.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// `verify` or `none`. Unset: `none` while every listener is on a
+    /// loopback address, `verify` otherwise.
+    pub mode: Option<AuthMode>,
+    /// Allow `mode = "none"` on a non-loopback listener.
+    pub allow_unauthenticated: bool,
+    /// Hosts tried in the string to sign, after the request's `Host`.
+    pub signing_hosts: Vec<String>,
+    /// Largest accepted distance between `Timestamp` and the bridge's clock.
+    pub max_skew_secs: u64,
+    /// Replay-memory entries; unset: 10,000 requests/s over the whole window.
+    pub replay_capacity: Option<usize>,
+    #[serde(default)]
+    pub clients: Vec<ClientSettings>,
+    /// A directory of files named after a SecretId, each holding its key.
+    pub clients_dir: Option<PathBuf>,
+    /// Which identity signs upstream for callers found in `clients_dir`.
+    #[serde(default)]
+    pub clients_dir_upstream: UpstreamIdentity,
+    /// How often key and certificate files are checked for changes.
+    pub reload_interval_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Plain-HTTP legacy listener; empty to serve TLS only.
+    pub listen: String,
+    /// TLS legacy listener (the legacy SDKs speak HTTPS only).
+    pub tls_listen: Option<String>,
+    /// PEM certificate chain and private key for `tls_listen`.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest request body accepted (a 6 MB `param` form-encoded grows up to 3x).
+    pub max_body_bytes: usize,
+    /// Time allowed for a client to send the request head.
+    pub header_read_timeout_ms: u64,
+    /// Time allowed for a client to send the request body.
+    pub body_read_timeout_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSettings {
+    /// `embedded`, or `http(s)://host[:port]`, optionally with `{region}`.
+    pub endpoint: String,
+    /// 3.0 region used when a legacy request carries no `Region`.
+    pub region: String,
+    /// Whole-exchange deadline; above SCF's 300 s synchronous limit.
+    pub timeout_secs: u64,
+    pub connect_timeout_ms: u64,
+    /// Idle pooled connections are closed after this, below typical server keep-alive.
+    pub pool_idle_timeout_secs: u64,
+    pub pool_max_idle_per_host: usize,
+    /// Retries of a request that provably never left (refused, DNS, TLS handshake).
+    pub connect_retries: u32,
+    /// Extra PEM trust roots for the upstream, beside the built-in webpki roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSettings {
+    pub secret_id: Option<String>,
+    pub secret_key: Option<Secret>,
+    pub token: Option<Secret>,
+}
+
+impl CredentialSettings {
+    pub fn is_configured(&self) -> bool {
+        self.secret_id.is_some() || self.secret_key.is_some()
+    }
+}
+
+/// The built-in defaults, as TOML: the quick start runs with nothing else.
+pub const DEFAULTS: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+max_body_bytes = 20971520
+header_read_timeout_ms = 10000
+body_read_timeout_ms = 30000
+
+[upstream]
+endpoint = "embedded"
+region = "ap-guangzhou"
+timeout_secs = 330
+connect_timeout_ms = 3000
+pool_idle_timeout_secs = 30
+pool_max_idle_per_host = 64
+connect_retries = 2
+
+[auth]
+allow_unauthenticated = false
+signing_hosts = ["scf.api.qcloud.com"]
+max_skew_secs = 300
+reload_interval_ms = 2000
+"#;
+
+/// One line naming the key and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("invalid configuration: {0}")]
+    Parse(String),
+    #[error("invalid configuration: {key}: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        problem: problem.into(),
+    }
+}
+
+/// Where the environment comes from: the process, or a map in tests.
+pub type EnvMap = std::collections::HashMap<String, String>;
+
+impl Settings {
+    /// Layer defaults → file → `TENCENTCLOUD_*` → `SCF_BRIDGE__*`, then validate.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(file, std::env::vars().collect())
+    }
+
+    pub fn load_with_env(file: Option<&Path>, env: EnvMap) -> Result<Settings, ConfigError> {
+        use config::{Config, Environment, File, FileFormat};
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        }
+        let tencent = [
+            (ENV_SECRET_ID, "credentials.secret_id"),
+            (ENV_SECRET_KEY, "credentials.secret_key"),
+            (ENV_SESSION_TOKEN, "credentials.token"),
+        ];
+        for (var, key) in tencent {
+            if let Some(value) = env.get(var).filter(|v| !v.is_empty()) {
+                builder = builder
+                    .set_override(key, value.as_str())
+                    .map_err(|e| ConfigError::Parse(e.to_string()))?;
+            }
+        }
+        let ours: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        builder = builder.add_source(
+            Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .source(Some(ours)),
+        );
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let listeners = self.listeners()?;
+        if listeners.is_empty() {
+            return Err(invalid(
+                "server.listen",
+                "no listener: set server.listen or server.tls_listen",
+            ));
+        }
+        match (&self.server.tls_listen, &self.server.tls_cert, &self.server.tls_key) {
+            (Some(_), Some(_), Some(_)) | (None, None, None) => {}
+            (Some(_), _, _) => {
+                return Err(invalid(
+                    "server.tls_cert",
+                    "server.tls_listen needs both server.tls_cert and server.tls_key",
+                ))
+            }
+            (None, _, _) => {
+                return Err(invalid(
+                    "server.tls_listen",
+                    "server.tls_cert/tls_key are set but server.tls_listen is not",
+                ))
+            }
+        }
+        if self.auth_mode() == AuthMode::None
+            && !self.auth.allow_unauthenticated
+            && listeners.iter().any(|a| !a.ip().is_loopback())
+        {
+            return Err(invalid(
+                "auth.mode",
+                "\"none\" is only allowed when every listener is on a loopback address; \
+                 set auth.allow_unauthenticated = true to override",
+            ));
+        }
+        if self.auth.max_skew_secs == 0 {
+            return Err(invalid("auth.max_skew_secs", "must be greater than 0"));
+        }
+        if self.auth_mode() == AuthMode::Verify
+            && self.auth.clients.is_empty()
+            && self.auth.clients_dir.is_none()
+        {
+            return Err(invalid(
+                "auth.clients",
+                "signature verification is on but no client is configured \
+                 (add [[auth.clients]] or auth.clients_dir)",
+            ));
+        }
+        Endpoint::parse(&self.upstream.endpoint)?;
+        if !is_region_name(&self.upstream.region) {
+            return Err(invalid(
+                "upstream.region",
+                format!(
+                    "`{}` is not a 3.0 region name such as ap-guangzhou",
+                    self.upstream.region
+                ),
+            ));
+        }
+        if self.upstream.timeout_secs == 0 {
+            return Err(invalid("upstream.timeout_secs", "must be greater than 0"));
+        }
+        if self.upstream.connect_timeout_ms == 0 {
+            return Err(invalid("upstream.connect_timeout_ms", "must be greater than 0"));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(invalid("server.max_body_bytes", "must be at least 1024"));
+        }
+        let c = &self.credentials;
+        match (&c.secret_id, &c.secret_key) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    "credentials.secret_key",
+                    "missing while credentials.secret_id is set",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "credentials.secret_id",
+                    "missing while credentials.secret_key is set",
+                ))
+            }
+            _ => {}
+        }
+        if c.token.is_some() && c.secret_id.is_none() {
+            return Err(invalid(
+                "credentials.token",
+                "set without credentials.secret_id/secret_key",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The plain listener's address, if any.
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        parse_addr("server.listen", &self.server.listen)
+    }
+
+    pub fn tls_listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        match &self.server.tls_listen {
+            Some(a) => parse_addr("server.tls_listen", a),
+            None => Ok(None),
+        }
+    }
+
+    fn listeners(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        Ok(self
+            .listen_addr()?
+            .into_iter()
+            .chain(self.tls_listen_addr()?)
+            .collect())
+    }
+
+    /// The effective mode: explicit, or `none` on loopback-only listeners.
+    pub fn auth_mode(&self) -> AuthMode {
+        self.auth.mode.unwrap_or_else(|| {
+            let loopback_only = self
+                .listeners()
+                .map(|l| l.iter().all(|a| a.ip().is_loopback()))
+                .unwrap_or(false);
+            if loopback_only || self.auth.allow_unauthenticated {
+                AuthMode::None
+            } else {
+                AuthMode::Verify
+            }
+        })
+    }
+
+    pub fn replay_capacity(&self) -> usize {
+        self.auth.replay_capacity.unwrap_or_else(|| {
+            crate::auth::ReplayMemory::capacity_for(10_000, self.auth.max_skew_secs)
+        })
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::parse(&self.upstream.endpoint).expect("validated at load")
+    }
+
+    /// The effective configuration as TOML, secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+fn parse_addr(key: &'static str, value: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| {
+        invalid(
+            key,
+            format!("`{value}` is not an address such as 127.0.0.1:8080"),
+        )
+    })
+}
+
+/// A 3.0 region name: lowercase letters, digits and dashes, with a dash.
+pub fn is_region_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 32
+        && s.contains('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Where 3.0 calls go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// The in-process emulator.
+    Embedded,
+    /// `scheme://authority`, where the authority may contain `{region}`.
+    Url { https: bool, authority: String },
+}
+
+pub const REGION_PLACEHOLDER: &str = "{region}";
+
+impl Endpoint {
+    pub fn parse(value: &str) -> Result<Endpoint, ConfigError> {
+        let bad = |why: &str| {
+            invalid(
+                "upstream.endpoint",
+                format!("{why}: expected `embedded` or http(s)://host[:port], got `{value}`"),
+            )
+        };
+        if value == "embedded" {
+            return Ok(Endpoint::Embedded);
+        }
+        let (https, rest) = if let Some(r) = value.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = value.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(bad("unknown scheme"));
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() {
+            return Err(bad("no host"));
+        }
+        if authority.contains(['/', '?', '#', '@', ' ']) {
+            return Err(bad("only scheme, host and port are allowed"));
+        }
+        // The authority must parse once a region is substituted in.
+        let probe = authority.replace(REGION_PLACEHOLDER, "ap-guangzhou");
+        if probe.contains(['{', '}']) || probe.parse::<http::uri::Authority>().is_err() {
+            return Err(bad("not a valid host[:port]"));
+        }
+        Ok(Endpoint::Url {
+            https,
+            authority: authority.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> EnvMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_run_with_nothing_configured() {
+        let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
+        assert_eq!(s.server.listen, "127.0.0.1:8080");
+        assert_eq!(s.endpoint(), Endpoint::Embedded);
+        assert_eq!(s.upstream.region, "ap-guangzhou");
+        assert!(s.upstream.timeout_secs > 300, "above SCF's 300 s sync limit");
+        assert!(!s.credentials.is_configured());
+    }
+
+    #[test]
+    fn environment_overrides_keys_by_section() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__UPSTREAM__ENDPOINT", "https://scf.{region}.tencentcloudapi.com"),
+                ("SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS", "400"),
+                ("SCF_BRIDGE__SERVER__LISTEN", "127.0.0.1:9000"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.upstream.timeout_secs, 400);
+        assert_eq!(s.server.listen, "127.0.0.1:9000");
+        assert_eq!(
+            s.endpoint(),
+            Endpoint::Url {
+                https: true,
+                authority: "scf.{region}.tencentcloudapi.com".into()
+            }
+        );
+    }
+
+    #[test]
+    fn tencentcloud_variables_set_bridge_credentials() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("TENCENTCLOUD_SECRET_ID", "AKIDabc"),
+                ("TENCENTCLOUD_SECRET_KEY", "k"),
+                ("TENCENTCLOUD_SESSION_TOKEN", "t"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.credentials.secret_id.as_deref(), Some("AKIDabc"));
+        assert_eq!(s.credentials.secret_key.as_ref().unwrap().expose(), "k");
+        assert_eq!(s.credentials.token.as_ref().unwrap().expose(), "t");
+    }
+
+    #[test]
+    fn file_layers_over_defaults_and_env_over_file() {
+        let dir = std::env::temp_dir().join(format!("scf-bridge-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[upstream]\nregion = \"ap-shanghai\"\nendpoint = \"http://127.0.0.1:9\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with_env(
+            Some(&path),
+            env(&[("SCF_BRIDGE__UPSTREAM__REGION", "ap-beijing")]),
+        )
+        .unwrap();
+        assert_eq!(s.upstream.region, "ap-beijing");
+        assert_eq!(s.upstream.endpoint, "http://127.0.0.1:9");
+        assert_eq!(s.server.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (key, value, needle) in [
+            ("SCF_BRIDGE__UPSTREAM__ENDPOINT", "ftp://x", "upstream.endpoint"),
+            ("SCF_BRIDGE__UPSTREAM__ENDPOINT", "https://h/path", "upstream.endpoint"),
+            ("SCF_BRIDGE__UPSTREAM__ENDPOINT", "https://{zone}.x", "upstream.endpoint"),
+            ("SCF_BRIDGE__UPSTREAM__REGION", "gz", "upstream.region"),
+            ("SCF_BRIDGE__SERVER__LISTEN", "nowhere", "server.listen"),
+            ("SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS", "0", "upstream.timeout_secs"),
+            ("TENCENTCLOUD_SECRET_ID", "AKIDonly", "credentials.secret_key"),
+        ] {
+            let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
+            let line = err.to_string();
+            assert!(line.contains(needle), "{key}={value}: {line}");
+            assert!(!line.contains('\n'), "one line: {line}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let err =
+            Settings::load_with_env(None, env(&[("SCF_BRIDGE__UPSTREAM__ENDPIONT", "x")]))
+                .unwrap_err();
+        assert!(err.to_string().contains("endpiont"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug_and_rendering() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("TENCENTCLOUD_SECRET_ID", "AKIDvisible"),
+                ("TENCENTCLOUD_SECRET_KEY", "super-secret-key"),
+                ("TENCENTCLOUD_SESSION_TOKEN", "session-token-value"),
+            ]),
+        )
+        .unwrap();
+        for text in [format!("{s:?}"), s.to_redacted_toml()] {
+            assert!(!text.contains("super-secret-key"), "{text}");
+            assert!(!text.contains("session-token-value"), "{text}");
+            assert!(text.contains("AKIDvisible"));
+            assert!(text.contains("<redacted>"));
+        }
+    }
+}

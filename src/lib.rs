@@ -2,15 +2,26 @@
 //! answers them through SCF API 3.0 `Invoke`.
 //!
 //! The crate is a functional core with an imperative shell:
-//! - pure, I/O-free, clock-injected: [`legacy`], [`scf3`], [`translate`];
-//! - the shell: [`config`], [`server`], [`upstream`], [`emulator`].
+//! - pure, I/O-free, clock-injected: [`legacy`] (the v2 dialect), [`scf3`]
+//!   (the 3.0 dialect and TC3 signing), [`translate`] (between the two),
+//!   [`error`] (the one error type and its legacy answer);
+//! - the shell: [`config`] (settings), [`credentials`] (swappable key pairs),
+//!   [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
+//!   [`server`] (the legacy listener), [`app`] (assembly), [`emulator`]
+//!   (an SCF 3.0 emulator).
 #![forbid(unsafe_code)]
 
+pub mod app;
+pub mod auth;
 pub mod config;
+pub mod credentials;
 pub mod emulator;
 pub mod error;
 pub mod legacy;
+pub mod metrics;
+pub mod pipeline;
 pub mod scf3;
 pub mod server;
+pub mod tls;
 pub mod translate;
 pub mod upstream;

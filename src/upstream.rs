@@ -1,1 +1,246 @@
-//! TODO(skeleton): upstream
+//! The pooled client that carries signed `Invoke` calls to SCF 3.0:
+//! keep-alive with an idle timeout, TCP_NODELAY, rustls with webpki roots,
+//! a connect timeout, a whole-exchange deadline, a cap on the answer size,
+//! and retries only when the request provably never left.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST};
+use http::{Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::config::{Endpoint, UpstreamSettings, REGION_PLACEHOLDER};
+use crate::error::{BridgeError, ErrorKind};
+
+/// Largest 3.0 answer accepted: SCF caps a function's return at 6 MB, and
+/// JSON escaping can double it; logs add 4 KB.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Where one request goes: the URI and the Host value that is signed and sent.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub uri: Uri,
+    pub host: HeaderValue,
+}
+
+/// What came back, before any 3.0 parsing.
+#[derive(Debug)]
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub content_type: Option<HeaderValue>,
+    pub body: Bytes,
+}
+
+pub struct Upstream {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    https: bool,
+    authority: String,
+    fixed: Option<Target>,
+    timeout: Duration,
+    connect_retries: u32,
+    max_response_bytes: usize,
+}
+
+impl Upstream {
+    /// `endpoint` must be a URL; the embedded emulator is resolved to its
+    /// loopback address by the caller.
+    pub fn new(endpoint: &Endpoint, settings: &UpstreamSettings) -> Result<Self, String> {
+        let Endpoint::Url { https, authority } = endpoint else {
+            return Err("the embedded endpoint must be resolved to an address first".into());
+        };
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)));
+        http.set_keepalive(Some(Duration::from_secs(60)));
+        let tls = tls_config(settings)?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(settings.pool_idle_timeout_secs))
+            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            // A request that lost a race with a closing pooled connection
+            // before a byte was written is re-sent by hyper on a fresh one.
+            .retry_canceled_requests(true)
+            .build(connector);
+        let mut upstream = Upstream {
+            client,
+            https: *https,
+            authority: authority.clone(),
+            fixed: None,
+            timeout: Duration::from_secs(settings.timeout_secs),
+            connect_retries: settings.connect_retries,
+            max_response_bytes: MAX_RESPONSE_BYTES,
+        };
+        if !authority.contains(REGION_PLACEHOLDER) {
+            upstream.fixed = Some(upstream.build_target(authority)?);
+        }
+        Ok(upstream)
+    }
+
+    /// The endpoint for a 3.0 region (`{region}` substituted when present).
+    pub fn target(&self, region: &str) -> Result<Target, BridgeError> {
+        if let Some(t) = &self.fixed {
+            return Ok(t.clone());
+        }
+        let authority = self.authority.replace(REGION_PLACEHOLDER, region);
+        self.build_target(&authority)
+            .map_err(|e| BridgeError::new(ErrorKind::InvalidParameterValue, e))
+    }
+
+    fn build_target(&self, authority: &str) -> Result<Target, String> {
+        let scheme = if self.https { "https" } else { "http" };
+        let uri: Uri = format!("{scheme}://{authority}/")
+            .parse()
+            .map_err(|_| format!("`{authority}` is not a valid upstream host"))?;
+        let host = HeaderValue::from_str(authority)
+            .map_err(|_| format!("`{authority}` is not a valid Host value"))?;
+        Ok(Target { uri, host })
+    }
+
+    /// POST a signed body. `headers` must already hold `Host` (the signed
+    /// value), `Content-Type` and the `X-TC-*`/`Authorization` headers.
+    pub async fn send(
+        &self,
+        target: &Target,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, BridgeError> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let exchange = async {
+            let mut attempt = 0u32;
+            loop {
+                match self.send_once(target, &headers, body.clone()).await {
+                    Err(e)
+                        if !e.may_have_reached_scf
+                            && e.kind == ErrorKind::UpstreamUnreachable
+                            && attempt < self.connect_retries =>
+                    {
+                        attempt += 1;
+                        let backoff = Duration::from_millis(50u64 << attempt.min(6));
+                        tracing::debug!(attempt, error = %e, "upstream not reached; retrying");
+                        tokio::time::sleep(backoff).await;
+                    }
+                    other => return other,
+                }
+            }
+        };
+        match tokio::time::timeout_at(deadline, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(BridgeError::after_send(
+                ErrorKind::UpstreamTimeout,
+                format!(
+                    "SCF endpoint gave no complete answer within {} s",
+                    self.timeout.as_secs()
+                ),
+            )),
+        }
+    }
+
+    async fn send_once(
+        &self,
+        target: &Target,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, BridgeError> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(target.uri.clone())
+            .body(Full::new(body))
+            .map_err(|e| BridgeError::new(ErrorKind::Internal, e.to_string()))?;
+        *req.headers_mut() = headers.clone();
+        debug_assert!(req.headers().contains_key(HOST));
+        let resp = self.client.request(req).await.map_err(|e| classify_send_error(e, &target.host))?;
+        let status = resp.status();
+        let content_type = resp.headers().get(CONTENT_TYPE).cloned();
+        let limited = Limited::new(resp.into_body(), self.max_response_bytes);
+        let body = match limited.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(BridgeError::after_send(
+                    ErrorKind::UpstreamBadResponse,
+                    format!(
+                        "SCF endpoint answered with more than {} bytes",
+                        self.max_response_bytes
+                    ),
+                ))
+            }
+            Err(e) => {
+                return Err(BridgeError::after_send(
+                    ErrorKind::UpstreamConnectionLost,
+                    format!("connection to SCF endpoint lost while reading the answer: {e}"),
+                ))
+            }
+        };
+        Ok(UpstreamResponse {
+            status,
+            content_type,
+            body,
+        })
+    }
+}
+
+/// A connect failure (refused, DNS, TLS handshake, connect timeout) happened
+/// before a byte of the request was written; anything else may have been sent.
+fn classify_send_error(e: hyper_util::client::legacy::Error, host: &HeaderValue) -> BridgeError {
+    let chain = error_chain(&e);
+    let host = host.to_str().unwrap_or("?");
+    if e.is_connect() {
+        BridgeError::new(
+            ErrorKind::UpstreamUnreachable,
+            format!("cannot connect to SCF endpoint {host}: {chain}"),
+        )
+    } else {
+        BridgeError::after_send(
+            ErrorKind::UpstreamConnectionLost,
+            format!("connection to SCF endpoint {host} failed: {chain}"),
+        )
+    }
+}
+
+/// `a: b: c` from an error and its sources, for the operator.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+fn tls_config(settings: &UpstreamSettings) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = &settings.ca_file {
+        use rustls_pki_types::pem::PemObject;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("upstream.ca_file {}: {e}", path.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("upstream.ca_file {}: {e}", path.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("upstream.ca_file {}: {e}", path.display()))?;
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

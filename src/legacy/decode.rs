@@ -181,38 +181,46 @@ pub enum DecodeError {
 }
 
 /// Decodes a query string or form body (see the module doc for the rules).
-/// One pass over the input plus one UTF-8 check; two allocations.
+/// One pass over the input, then one UTF-8 check over the decoded text;
+/// two allocations for up to 16 parameters.
 pub fn decode_form(input: &[u8]) -> Result<Params, DecodeError> {
     let mut buf: Vec<u8> = Vec::with_capacity(input.len());
     let mut pairs: Vec<Pair> = Vec::with_capacity(16);
-    for segment in input.split(|&b| b == b'&') {
-        if segment.is_empty() {
-            continue;
+    let mut i = 0;
+    while i < input.len() {
+        match input[i] {
+            b'&' => {
+                i += 1; // an empty segment
+                continue;
+            }
+            b'=' => return Err(DecodeError::EmptyKey),
+            _ => {}
         }
-        let (raw_key, raw_value) = match segment.iter().position(|&b| b == b'=') {
-            Some(eq) => (&segment[..eq], &segment[eq + 1..]),
-            None => (segment, &segment[segment.len()..]),
-        };
-        if raw_key.is_empty() {
-            return Err(DecodeError::EmptyKey);
-        }
+        let segment_start = i;
         let key_start = buf.len();
-        if percent_decode_into(raw_key, &mut buf).is_err() {
-            return Err(DecodeError::BadPercentEncoding {
-                key: lossy_key(raw_key),
-            });
-        }
+        i = decode_until(input, i, true, &mut buf).map_err(|()| {
+            let raw_key_len = input[segment_start..]
+                .iter()
+                .position(|&b| b == b'=' || b == b'&')
+                .unwrap_or(input.len() - segment_start);
+            DecodeError::BadPercentEncoding {
+                key: lossy_key(&input[segment_start..segment_start + raw_key_len]),
+            }
+        })?;
         let value_start = buf.len();
-        if percent_decode_into(raw_value, &mut buf).is_err() {
-            return Err(DecodeError::BadPercentEncoding {
-                key: lossy_key(&buf[key_start..value_start]),
-            });
+        if input.get(i) == Some(&b'=') {
+            i = decode_until(input, i + 1, false, &mut buf).map_err(|()| {
+                DecodeError::BadPercentEncoding {
+                    key: lossy_key(&buf[key_start..value_start]),
+                }
+            })?;
         }
         pairs.push(Pair {
             key_start,
             value_start,
             value_end: buf.len(),
         });
+        i += 1; // past the `&` (or the end)
     }
     let text = match String::from_utf8(buf) {
         Ok(text) => text,
@@ -249,32 +257,38 @@ pub fn decode_form(input: &[u8]) -> Result<Params, DecodeError> {
     Ok(params)
 }
 
-/// Appends the form-decoding of `raw` (`+` → space, `%XX` → byte) to `out`.
-/// Runs without `+`/`%` are copied in one go.
-fn percent_decode_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), ()> {
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
+/// Form-decodes `input[from..]` into `out` (`+` → space, `%XX` → byte) up
+/// to the next `&` (or, for a key, `=`) or the end, and returns where it
+/// stopped. Runs of plain bytes are copied in one go.
+fn decode_until(input: &[u8], from: usize, is_key: bool, out: &mut Vec<u8>) -> Result<usize, ()> {
+    let mut i = from;
+    while i < input.len() {
+        match input[i] {
+            b'&' => break,
+            b'=' if is_key => break,
             b'+' => {
                 out.push(b' ');
                 i += 1;
             }
             b'%' => {
-                let hi = raw.get(i + 1).copied().and_then(hex_value).ok_or(())?;
-                let lo = raw.get(i + 2).copied().and_then(hex_value).ok_or(())?;
+                let hi = input.get(i + 1).copied().and_then(hex_value).ok_or(())?;
+                let lo = input.get(i + 2).copied().and_then(hex_value).ok_or(())?;
                 out.push(hi << 4 | lo);
                 i += 3;
             }
             _ => {
-                let start = i;
-                while i < raw.len() && raw[i] != b'+' && raw[i] != b'%' {
+                let run_start = i;
+                while i < input.len()
+                    && !matches!(input[i], b'&' | b'+' | b'%')
+                    && !(is_key && input[i] == b'=')
+                {
                     i += 1;
                 }
-                out.extend_from_slice(&raw[start..i]);
+                out.extend_from_slice(&input[run_start..i]);
             }
         }
     }
-    Ok(())
+    Ok(i)
 }
 
 fn hex_value(b: u8) -> Option<u8> {

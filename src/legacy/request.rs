@@ -6,9 +6,11 @@
 //! **Empty values.** For every *optional* parameter an empty value
 //! (`logType=`) means the same as leaving it out, so `invokeType=` and
 //! `logType=` give their defaults and `param=`, `namespace=`, `version=`,
-//! `Region=`, `Token=`, … give `None`. A *required* parameter that is
-//! present but empty (`functionName=`, `Action=`) is rejected like a missing
-//! one would be. Parameters this module doesn't read (`RequestClient`,
+//! `Region=`, `Token=`, `Nonce=`, … give `None`. A *required* parameter
+//! that is present but empty is rejected: `Action=` as
+//! [`RequestError::MissingAction`], `functionName=` as
+//! [`RequestError::InvalidValue`] (so the message tells it was sent empty).
+//! Parameters this module doesn't read (`RequestClient`,
 //! `RequestSource`, `Version`, unknown action parameters) are ignored here;
 //! they stay in [`Params`], so they are still signed.
 

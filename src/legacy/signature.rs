@@ -69,6 +69,11 @@ impl SignatureMethod {
 ///
 /// [`Params`] guarantees no two keys are equal once `_` is read as `.`, so
 /// the order is total and the string unambiguous.
+///
+/// This is the official Python SDK's behaviour. Clients that deviate (the
+/// Node SDK replaces only the first `_`, the PHP SDK none in a leading
+/// position; legacy-v2.md §2.3) only differ for keys containing `_`, which
+/// `InvokeFunction` does not have.
 pub fn string_to_sign(http_method: &str, host: &str, path: &str, params: &Params) -> String {
     let skip_at_values = http_method == "POST";
     let mut signed: Vec<(&str, &str)> = params
@@ -350,8 +355,8 @@ mod tests {
 
     #[test]
     fn signing_covers_utf8_text() {
-        // Doc vector row "UTF-8 + space" is in tests/legacy_vectors.rs; here:
-        // the string is hashed as UTF-8, not Latin-1.
+        // The doc's "UTF-8 + space" row is in conformance.rs; here: the
+        // string is hashed as UTF-8 (not Latin-1, as qcloudcli on py3 tried).
         let a = sign(KEY, SignatureMethod::HmacSha1, "GETx?p=云");
         let b = sign(KEY, SignatureMethod::HmacSha1, "GETx?p=\u{e4}\u{ba}\u{91}");
         assert_ne!(a, b);

@@ -1,0 +1,276 @@
+//! The set of legacy callers the bridge knows: `[[auth.clients]]` entries
+//! (key inline or in a file) and `auth.clients_dir`, a directory of key files
+//! named after their SecretId — the shape of a Kubernetes Secret mounted as
+//! a directory.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Secret;
+
+/// Which key pair signs the 3.0 call made for this caller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum UpstreamIdentity {
+    /// The caller's own key pair: its CAM permissions and audit trail are kept.
+    #[default]
+    #[serde(rename = "self")]
+    Caller,
+    /// The bridge's `[credentials]`.
+    #[serde(rename = "bridge")]
+    Bridge,
+}
+
+/// One `[[auth.clients]]` entry.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    pub secret_id: String,
+    pub secret_key: Option<Secret>,
+    pub secret_key_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub upstream: UpstreamIdentity,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    pub secret_key: Secret,
+    pub upstream: UpstreamIdentity,
+}
+
+/// SecretId → client.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientSet {
+    by_id: HashMap<String, Client>,
+}
+
+impl ClientSet {
+    pub fn get(&self, secret_id: &str) -> Option<&Client> {
+        self.by_id.get(secret_id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Client)> {
+        self.by_id.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    pub fn needs_bridge_credentials(&self) -> bool {
+        self.by_id
+            .values()
+            .any(|c| c.upstream == UpstreamIdentity::Bridge)
+    }
+
+    /// Build the set from the configured entries and, if given, a directory.
+    /// Any unreadable or malformed entry fails the whole load, so a reload
+    /// never half-applies.
+    pub fn load(
+        entries: &[ClientSettings],
+        dir: Option<&Path>,
+        dir_upstream: UpstreamIdentity,
+    ) -> Result<ClientSet, String> {
+        let mut set = ClientSet::default();
+        for e in entries {
+            let key = match (&e.secret_key, &e.secret_key_file) {
+                (Some(k), None) => k.clone(),
+                (None, Some(path)) => read_key(path)?,
+                _ => {
+                    return Err(format!(
+                        "auth.clients `{}`: set exactly one of secret_key and secret_key_file",
+                        e.secret_id
+                    ))
+                }
+            };
+            set.insert(&e.secret_id, key, e.upstream, "auth.clients")?;
+        }
+        if let Some(dir) = dir {
+            let listing = std::fs::read_dir(dir)
+                .map_err(|e| format!("auth.clients_dir {}: {e}", dir.display()))?;
+            let mut names = Vec::new();
+            for entry in listing {
+                let entry = entry.map_err(|e| format!("auth.clients_dir {}: {e}", dir.display()))?;
+                let name = entry.file_name();
+                let Some(name) = name.to_str() else {
+                    return Err(format!(
+                        "auth.clients_dir {}: a file name is not UTF-8",
+                        dir.display()
+                    ));
+                };
+                // Kubernetes keeps `..data` and `..<timestamp>` beside the keys.
+                if name.starts_with('.') {
+                    continue;
+                }
+                if entry.path().is_file() {
+                    names.push(name.to_owned());
+                }
+            }
+            names.sort();
+            for name in names {
+                let key = read_key(&dir.join(&name))?;
+                set.insert(&name, key, dir_upstream, "auth.clients_dir")?;
+            }
+        }
+        Ok(set)
+    }
+
+    fn insert(
+        &mut self,
+        secret_id: &str,
+        secret_key: Secret,
+        upstream: UpstreamIdentity,
+        origin: &str,
+    ) -> Result<(), String> {
+        if secret_id.is_empty() || secret_id.len() > 128 || !secret_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!("{origin}: `{secret_id}` is not a SecretId"));
+        }
+        if self.by_id.contains_key(secret_id) {
+            return Err(format!("{origin}: SecretId `{secret_id}` is listed twice"));
+        }
+        self.by_id.insert(
+            secret_id.to_owned(),
+            Client {
+                secret_key,
+                upstream,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// Re-read the configured clients every `interval`; swap the set when it
+/// changed and parses, keep the old one (and say why) when it does not.
+pub async fn watch(
+    entries: Vec<ClientSettings>,
+    dir: Option<std::path::PathBuf>,
+    dir_upstream: UpstreamIdentity,
+    cell: std::sync::Arc<crate::credentials::Swappable<ClientSet>>,
+    interval: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_error: Option<String> = None;
+    loop {
+        tick.tick().await;
+        match ClientSet::load(&entries, dir.as_deref(), dir_upstream) {
+            Ok(set) => {
+                last_error = None;
+                if *cell.load() != set {
+                    let count = set.len();
+                    cell.store(set);
+                    tracing::info!(clients = count, "legacy client keys reloaded");
+                    crate::metrics::reload("clients", true);
+                }
+            }
+            Err(e) => {
+                // Say it once per distinct problem, not every tick.
+                if last_error.as_deref() != Some(e.as_str()) {
+                    tracing::error!(error = %e, "legacy client keys reload failed; keeping the current set");
+                    crate::metrics::reload("clients", false);
+                    last_error = Some(e);
+                }
+            }
+        }
+    }
+}
+
+/// A key file holds the SecretKey; surrounding whitespace is ignored.
+fn read_key(path: &Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("key file {}: {e}", path.display()))?;
+    let key = text.trim();
+    if key.is_empty() {
+        return Err(format!("key file {} is empty", path.display()));
+    }
+    if key.contains(char::is_whitespace) {
+        return Err(format!("key file {} holds more than one word", path.display()));
+    }
+    Ok(Secret::new(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("scf-bridge-clients-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn directory_files_are_secret_ids_and_hidden_entries_are_skipped() {
+        let d = tmpdir("dir");
+        std::fs::write(d.join("AKIDone"), "key-one\n").unwrap();
+        std::fs::write(d.join("AKIDtwo"), "key-two").unwrap();
+        std::fs::create_dir(d.join("..2026_11_28")).unwrap();
+        std::fs::write(d.join("..data"), "x").unwrap();
+        let set = ClientSet::load(&[], Some(&d), UpstreamIdentity::Caller).unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.get("AKIDone").unwrap().secret_key.expose(), "key-one");
+        assert_eq!(set.get("AKIDtwo").unwrap().upstream, UpstreamIdentity::Caller);
+    }
+
+    #[test]
+    fn entries_take_a_key_inline_or_from_a_file() {
+        let d = tmpdir("entries");
+        std::fs::write(d.join("k"), "from-file\n").unwrap();
+        let entries = vec![
+            ClientSettings {
+                secret_id: "AKIDa".into(),
+                secret_key: Some(Secret::new("inline")),
+                secret_key_file: None,
+                upstream: UpstreamIdentity::Bridge,
+            },
+            ClientSettings {
+                secret_id: "AKIDb".into(),
+                secret_key: None,
+                secret_key_file: Some(d.join("k")),
+                upstream: UpstreamIdentity::Caller,
+            },
+        ];
+        let set = ClientSet::load(&entries, None, UpstreamIdentity::Caller).unwrap();
+        assert_eq!(set.get("AKIDa").unwrap().secret_key.expose(), "inline");
+        assert_eq!(set.get("AKIDb").unwrap().secret_key.expose(), "from-file");
+        assert!(set.needs_bridge_credentials());
+    }
+
+    #[test]
+    fn a_bad_entry_fails_the_whole_load() {
+        let d = tmpdir("bad");
+        std::fs::write(d.join("AKIDgood"), "k").unwrap();
+        std::fs::write(d.join("AKIDempty"), "\n").unwrap();
+        let err = ClientSet::load(&[], Some(&d), UpstreamIdentity::Caller).unwrap_err();
+        assert!(err.contains("AKIDempty"), "{err}");
+        assert!(!err.contains("k\n"));
+
+        let both = vec![ClientSettings {
+            secret_id: "AKIDx".into(),
+            secret_key: Some(Secret::new("a")),
+            secret_key_file: Some("/nonexistent".into()),
+            upstream: UpstreamIdentity::Caller,
+        }];
+        assert!(ClientSet::load(&both, None, UpstreamIdentity::Caller).is_err());
+    }
+
+    #[test]
+    fn a_secret_id_listed_twice_is_refused() {
+        let d = tmpdir("twice");
+        std::fs::write(d.join("AKIDa"), "k").unwrap();
+        let entries = vec![ClientSettings {
+            secret_id: "AKIDa".into(),
+            secret_key: Some(Secret::new("x")),
+            secret_key_file: None,
+            upstream: UpstreamIdentity::Caller,
+        }];
+        let err = ClientSet::load(&entries, Some(&d), UpstreamIdentity::Caller).unwrap_err();
+        assert!(err.contains("twice"), "{err}");
+    }
+}

@@ -1,0 +1,248 @@
+//! One legacy request's walk, as plain calls on typed values:
+//! decode → parse → translate → sign → send → map back.
+//! HTTP concerns (paths, methods, bodies, limits) stay in `server`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::StatusCode;
+
+use crate::auth::{Signer, Verifier};
+use crate::credentials::{KeyPair, Swappable};
+use crate::error::{BridgeError, ErrorKind};
+use crate::legacy::answer::LegacyAnswer;
+use crate::legacy::decode::{decode_form, DecodeError};
+use crate::legacy::region::resolve_region;
+use crate::legacy::request::{parse_request, LegacyAction, RequestError};
+use crate::scf3::{invoke, tc3};
+use crate::translate;
+use crate::upstream::Upstream;
+
+/// Seconds since the Unix epoch; injected so tests can move time.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    })
+}
+
+/// `X-TC-RequestClient` sent with every 3.0 call.
+pub const REQUEST_CLIENT: &str = concat!("scf-bridge/", env!("CARGO_PKG_VERSION"));
+
+/// What the log line and metrics need to know about one request.
+#[derive(Debug, Default, Clone)]
+pub struct RequestInfo {
+    pub action: Option<String>,
+    pub function: Option<String>,
+    pub namespace: Option<String>,
+    pub region: Option<String>,
+    pub function_request_id: Option<String>,
+    pub scf_error: Option<String>,
+    pub upstream_duration: Option<Duration>,
+}
+
+/// The answer to one legacy request.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub answer: LegacyAnswer,
+    /// SCF's `RequestId`, when SCF answered.
+    pub request_id: Option<String>,
+    /// Set when the bridge made this answer itself.
+    pub error: Option<BridgeError>,
+    pub info: RequestInfo,
+}
+
+impl Reply {
+    pub fn from_error(error: BridgeError, info: RequestInfo) -> Reply {
+        Reply {
+            status: StatusCode::from_u16(error.kind.http_status()).unwrap_or(StatusCode::OK),
+            answer: error.to_answer(),
+            request_id: None,
+            error: Some(error),
+            info,
+        }
+    }
+}
+
+/// Everything a request reads: configuration, the current key pair, the
+/// connection pool and the clock.
+pub struct Bridge {
+    pub upstream: Upstream,
+    pub default_region: String,
+    pub credentials: Arc<Swappable<Option<KeyPair>>>,
+    /// `None` when `auth.mode = "none"`.
+    pub verifier: Option<Verifier>,
+    pub clock: Clock,
+}
+
+impl Bridge {
+    /// Handle the raw parameters of a GET query or POST form body; `host` is
+    /// the request's `Host` header, one of the hosts a signature may cover.
+    pub async fn handle(&self, http_method: &str, host: Option<&str>, raw_params: &[u8]) -> Reply {
+        let mut info = RequestInfo::default();
+        match self.walk(http_method, host, raw_params, &mut info).await {
+            Ok(reply) => reply,
+            Err(e) => Reply::from_error(e, info),
+        }
+    }
+
+    async fn walk(
+        &self,
+        http_method: &str,
+        host: Option<&str>,
+        raw_params: &[u8],
+        info: &mut RequestInfo,
+    ) -> Result<Reply, BridgeError> {
+        let now = (self.clock)();
+        let params = decode_form(raw_params).map_err(decode_error)?;
+        let request = parse_request(&params).map_err(request_error)?;
+        info.action = Some(request.common.action.clone());
+        let signer = match &self.verifier {
+            Some(v) => v.verify(http_method, host, &params, &request.common, now)?,
+            None => Signer::Bridge,
+        };
+        let LegacyAction::InvokeFunction(f) = &request.action;
+        info.function = Some(f.function_name.clone());
+        info.namespace = f.namespace.clone();
+        let region = match request.common.region.as_deref() {
+            Some(r) => resolve_region(r)
+                .map_err(|e| BridgeError::new(ErrorKind::InvalidParameterValue, e.to_string()))?
+                .into_owned(),
+            None => self.default_region.clone(),
+        };
+        info.region = Some(region.clone());
+
+        let bridge_keys = self.credentials.load();
+        let keys = match &signer {
+            Signer::Caller(keys) => keys,
+            Signer::Bridge => bridge_keys.as_ref().as_ref().ok_or_else(|| {
+                BridgeError::new(
+                    ErrorKind::NoCredentials,
+                    "the bridge has no credentials to sign the SCF 3.0 call",
+                )
+            })?,
+        };
+
+        let body = Bytes::from(translate::to_invoke(f).to_json());
+        let target = self.upstream.target(&region)?;
+        let headers = signed_headers(&target.host, &region, &body, keys, now)?;
+
+        let started = Instant::now();
+        let sent = self.upstream.send(&target, headers, body).await;
+        info.upstream_duration = Some(started.elapsed());
+        let response = sent?;
+        if response.status != StatusCode::OK {
+            return Err(BridgeError::after_send(
+                ErrorKind::UpstreamBadResponse,
+                format!(
+                    "SCF endpoint answered HTTP {} instead of a 3.0 envelope",
+                    response.status.as_u16()
+                ),
+            ));
+        }
+        let outcome = invoke::parse_response(&response.body).map_err(|e| {
+            BridgeError::after_send(
+                ErrorKind::UpstreamBadResponse,
+                format!("SCF endpoint answered with an unusable body: {e}"),
+            )
+        })?;
+        let t = translate::from_outcome(outcome, f.invoke_type);
+        info.function_request_id = t.function_request_id;
+        info.scf_error = t.scf_error;
+        Ok(Reply {
+            status: StatusCode::OK,
+            answer: t.answer,
+            request_id: t.request_id,
+            error: None,
+            info: info.clone(),
+        })
+    }
+}
+
+/// The headers of a signed 3.0 `Invoke` call; the signed `host` is the
+/// `Host` that is sent.
+pub fn signed_headers(
+    host: &HeaderValue,
+    region: &str,
+    body: &[u8],
+    keys: &KeyPair,
+    timestamp: u64,
+) -> Result<HeaderMap, BridgeError> {
+    const JSON: &str = "application/json";
+    let host_str = host
+        .to_str()
+        .map_err(|_| BridgeError::new(ErrorKind::Internal, "upstream host is not ASCII"))?;
+    let to_sign = [("content-type", JSON), ("host", host_str)];
+    let request = tc3::SignableRequest {
+        method: "POST",
+        uri: "/",
+        query: "",
+        headers: &to_sign,
+        payload: body,
+    };
+    let signed = tc3::sign(
+        &request,
+        &tc3::SigningParams {
+            secret_id: &keys.secret_id,
+            secret_key: keys.secret_key.expose(),
+            service: invoke::SERVICE,
+            timestamp,
+        },
+    );
+    let value = |s: &str| {
+        HeaderValue::from_str(s).map_err(|_| {
+            BridgeError::new(ErrorKind::InvalidParameterValue, "a header value is not valid")
+        })
+    };
+    let mut h = HeaderMap::with_capacity(10);
+    h.insert(HOST, host.clone());
+    h.insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+    h.insert(
+        HeaderName::from_static("x-tc-action"),
+        HeaderValue::from_static(invoke::ACTION),
+    );
+    h.insert(
+        HeaderName::from_static("x-tc-version"),
+        HeaderValue::from_static(invoke::VERSION),
+    );
+    h.insert(HeaderName::from_static("x-tc-region"), value(region)?);
+    h.insert(
+        HeaderName::from_static("x-tc-timestamp"),
+        HeaderValue::from(timestamp),
+    );
+    h.insert(
+        HeaderName::from_static("x-tc-requestclient"),
+        HeaderValue::from_static(REQUEST_CLIENT),
+    );
+    if let Some(token) = &keys.token {
+        let mut v = value(token.expose())?;
+        v.set_sensitive(true);
+        h.insert(HeaderName::from_static("x-tc-token"), v);
+    }
+    let mut auth = value(&signed.authorization)?;
+    auth.set_sensitive(true);
+    h.insert(AUTHORIZATION, auth);
+    Ok(h)
+}
+
+fn decode_error(e: DecodeError) -> BridgeError {
+    BridgeError::new(ErrorKind::InvalidParameter, e.to_string())
+}
+
+fn request_error(e: RequestError) -> BridgeError {
+    let kind = match &e {
+        RequestError::MissingAction | RequestError::MissingParameter(_) => {
+            ErrorKind::MissingParameter
+        }
+        RequestError::UnsupportedAction(_) => ErrorKind::InvalidAction,
+        RequestError::InvalidValue { .. } => ErrorKind::InvalidParameterValue,
+    };
+    BridgeError::new(kind, e.to_string())
+}
