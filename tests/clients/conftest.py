@@ -82,5 +82,5 @@ def pytest_runtest_makereport(item, call):
     if rep.failed:
         for name, value in getattr(item, "funcargs", {}).items():
             if isinstance(value, ManagedProcess):
-                rep.sections.append((f"{name} ({value.name}) stderr", value.stderr_text()[-6000:]))
+                rep.sections.append((f"{name} ({value.name}) stderr", value.stderr_text()[-3000:]))
     return rep

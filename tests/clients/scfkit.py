@@ -98,11 +98,11 @@ def bridge_binary() -> str:
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The test process environment without any SCF_BRIDGE__* / TENCENTCLOUD_* leaking in."""
+    """The test process environment without any SCF_BRIDGE_* (incl. SCF_BRIDGE_CONFIG) / TENCENTCLOUD_* leaking in."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("SCF_BRIDGE__") and not k.startswith("TENCENTCLOUD_")
+        if not k.startswith("SCF_BRIDGE_") and not k.startswith("TENCENTCLOUD_")
     }
     env.update(extra or {})
     return env
@@ -470,6 +470,7 @@ class RecordingServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stall between header and body writes
 
             def log_message(self, *args):  # keep pytest output clean
                 pass
