@@ -12,11 +12,11 @@ use tokio::task::JoinHandle;
 
 use crate::auth::{self, AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
 use crate::config::{Endpoint, Settings};
-use crate::tls::{self, CertFiles, TlsConfigCell};
 use crate::credentials::{KeyPair, Swappable};
 use crate::emulator::{self, EmulatorConfig};
 use crate::pipeline::{system_clock, Bridge, Clock};
 use crate::server::{self, Frontend};
+use crate::tls::{self, CertFiles, TlsConfigCell};
 use crate::upstream::Upstream;
 
 /// A bridge that is accepting connections.
@@ -114,7 +114,9 @@ pub async fn start_with_clock(
         }
         url => {
             if needs_bridge_keys && configured.is_none() {
-                return Err(StartError::NoCredentials(settings.upstream.endpoint.clone()));
+                return Err(StartError::NoCredentials(
+                    settings.upstream.endpoint.clone(),
+                ));
             }
             (url, configured)
         }
@@ -185,11 +187,23 @@ pub async fn start_with_clock(
     let mut tls_addr = None;
     if let Some(listener) = plain {
         addr = listener.local_addr().ok();
-        tasks.push(tokio::spawn(server::serve(listener, None, frontend.clone(), stopped(), drain)));
+        tasks.push(tokio::spawn(server::serve(
+            listener,
+            None,
+            frontend.clone(),
+            stopped(),
+            drain,
+        )));
     }
     if let Some((listener, cell)) = tls {
         tls_addr = listener.local_addr().ok();
-        tasks.push(tokio::spawn(server::serve(listener, Some(cell), frontend.clone(), stopped(), drain)));
+        tasks.push(tokio::spawn(server::serve(
+            listener,
+            Some(cell),
+            frontend.clone(),
+            stopped(),
+            drain,
+        )));
     }
     let task = tokio::spawn(async move {
         shutdown.await;

@@ -186,8 +186,7 @@ impl Settings {
 
     pub fn load_with_env(file: Option<&Path>, env: EnvMap) -> Result<Settings, ConfigError> {
         use config::{Config, Environment, File, FileFormat};
-        let mut builder =
-            Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
                 path: path.to_owned(),
@@ -233,7 +232,11 @@ impl Settings {
                 "no listener: set server.listen or server.tls_listen",
             ));
         }
-        match (&self.server.tls_listen, &self.server.tls_cert, &self.server.tls_key) {
+        match (
+            &self.server.tls_listen,
+            &self.server.tls_cert,
+            &self.server.tls_key,
+        ) {
             (Some(_), Some(_), Some(_)) | (None, None, None) => {}
             (Some(_), _, _) => {
                 return Err(invalid(
@@ -285,7 +288,10 @@ impl Settings {
             return Err(invalid("upstream.timeout_secs", "must be greater than 0"));
         }
         if self.upstream.connect_timeout_ms == 0 {
-            return Err(invalid("upstream.connect_timeout_ms", "must be greater than 0"));
+            return Err(invalid(
+                "upstream.connect_timeout_ms",
+                "must be greater than 0",
+            ));
         }
         if self.server.max_body_bytes < 1024 {
             return Err(invalid("server.max_body_bytes", "must be at least 1024"));
@@ -452,7 +458,10 @@ mod tests {
         assert_eq!(s.server.listen, "127.0.0.1:8080");
         assert_eq!(s.endpoint(), Endpoint::Embedded);
         assert_eq!(s.upstream.region, "ap-guangzhou");
-        assert!(s.upstream.timeout_secs > 300, "above SCF's 300 s sync limit");
+        assert!(
+            s.upstream.timeout_secs > 300,
+            "above SCF's 300 s sync limit"
+        );
         assert!(!s.credentials.is_configured());
     }
 
@@ -461,7 +470,10 @@ mod tests {
         let s = Settings::load_with_env(
             None,
             env(&[
-                ("SCF_BRIDGE__UPSTREAM__ENDPOINT", "https://scf.{region}.tencentcloudapi.com"),
+                (
+                    "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+                    "https://scf.{region}.tencentcloudapi.com",
+                ),
                 ("SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS", "400"),
                 ("SCF_BRIDGE__SERVER__LISTEN", "127.0.0.1:9000"),
             ]),
@@ -517,13 +529,33 @@ mod tests {
     #[test]
     fn bad_values_name_the_key() {
         for (key, value, needle) in [
-            ("SCF_BRIDGE__UPSTREAM__ENDPOINT", "ftp://x", "upstream.endpoint"),
-            ("SCF_BRIDGE__UPSTREAM__ENDPOINT", "https://h/path", "upstream.endpoint"),
-            ("SCF_BRIDGE__UPSTREAM__ENDPOINT", "https://{zone}.x", "upstream.endpoint"),
+            (
+                "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+                "ftp://x",
+                "upstream.endpoint",
+            ),
+            (
+                "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+                "https://h/path",
+                "upstream.endpoint",
+            ),
+            (
+                "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+                "https://{zone}.x",
+                "upstream.endpoint",
+            ),
             ("SCF_BRIDGE__UPSTREAM__REGION", "gz", "upstream.region"),
             ("SCF_BRIDGE__SERVER__LISTEN", "nowhere", "server.listen"),
-            ("SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS", "0", "upstream.timeout_secs"),
-            ("TENCENTCLOUD_SECRET_ID", "AKIDonly", "credentials.secret_key"),
+            (
+                "SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS",
+                "0",
+                "upstream.timeout_secs",
+            ),
+            (
+                "TENCENTCLOUD_SECRET_ID",
+                "AKIDonly",
+                "credentials.secret_key",
+            ),
         ] {
             let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
             let line = err.to_string();
@@ -534,9 +566,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let err =
-            Settings::load_with_env(None, env(&[("SCF_BRIDGE__UPSTREAM__ENDPIONT", "x")]))
-                .unwrap_err();
+        let err = Settings::load_with_env(None, env(&[("SCF_BRIDGE__UPSTREAM__ENDPIONT", "x")]))
+            .unwrap_err();
         assert!(err.to_string().contains("endpiont"), "{err}");
     }
 

@@ -58,15 +58,24 @@ impl ErrorKind {
     pub fn source(self) -> Source {
         use ErrorKind::*;
         match self {
-            InvalidParameter | MissingParameter | InvalidParameterValue | InvalidAction
-            | RequestTooLarge | UnsupportedMediaType | NotFound | MethodNotAllowed
-            | SignatureFailure | SecretIdNotFound | SignatureExpire | ReplayAttack => {
-                Source::Caller
-            }
+            InvalidParameter
+            | MissingParameter
+            | InvalidParameterValue
+            | InvalidAction
+            | RequestTooLarge
+            | UnsupportedMediaType
+            | NotFound
+            | MethodNotAllowed
+            | SignatureFailure
+            | SecretIdNotFound
+            | SignatureExpire
+            | ReplayAttack => Source::Caller,
             Overloaded | ReplayMemoryFull | ShuttingDown | NoCredentials | Internal => {
                 Source::Bridge
             }
-            UpstreamUnreachable | UpstreamTimeout | UpstreamConnectionLost
+            UpstreamUnreachable
+            | UpstreamTimeout
+            | UpstreamConnectionLost
             | UpstreamBadResponse => Source::Upstream,
         }
     }
@@ -75,18 +84,20 @@ impl ErrorKind {
     pub fn legacy_code(self) -> i64 {
         use ErrorKind::*;
         match self {
-            InvalidParameter | MissingParameter | InvalidParameterValue | InvalidAction
-            | RequestTooLarge | UnsupportedMediaType | NotFound | MethodNotAllowed => {
-                codes::INVALID_PARAMETER
-            }
+            InvalidParameter
+            | MissingParameter
+            | InvalidParameterValue
+            | InvalidAction
+            | RequestTooLarge
+            | UnsupportedMediaType
+            | NotFound
+            | MethodNotAllowed => codes::INVALID_PARAMETER,
             SignatureFailure => codes::AUTH_FAILURE,
             SecretIdNotFound => codes::SECRET_ID_NOT_FOUND,
             SignatureExpire => codes::SIGNATURE_EXPIRE,
             ReplayAttack => codes::REPLAY_ATTACK,
             Overloaded | ReplayMemoryFull => codes::QUOTA_EXCEEDED,
-            ShuttingDown | UpstreamUnreachable | UpstreamTimeout => {
-                codes::TEMPORARILY_UNAVAILABLE
-            }
+            ShuttingDown | UpstreamUnreachable | UpstreamTimeout => codes::TEMPORARILY_UNAVAILABLE,
             NoCredentials | Internal | UpstreamConnectionLost | UpstreamBadResponse => {
                 codes::INTERNAL_ERROR
             }

@@ -12,7 +12,11 @@ use scf_bridge::config::Settings;
 use scf_bridge::credentials::KeyPair;
 
 #[derive(Parser)]
-#[command(name = "scf-bridge", version, about = "Legacy SCF v2 InvokeFunction → SCF API 3.0 Invoke bridge")]
+#[command(
+    name = "scf-bridge",
+    version,
+    about = "Legacy SCF v2 InvokeFunction → SCF API 3.0 Invoke bridge"
+)]
 struct Cli {
     /// TOML configuration file (defaults apply when absent).
     #[arg(long, global = true, env = "SCF_BRIDGE_CONFIG")]
@@ -83,7 +87,10 @@ fn main() -> ExitCode {
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn run(fut: impl std::future::Future<Output = Result<(), BoxError>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("scf-bridge: cannot start the runtime: {e}");
@@ -103,14 +110,19 @@ fn run(fut: impl std::future::Future<Output = Result<(), BoxError>>) -> ExitCode
 /// `SCF_BRIDGE_LOG` (default `info`).
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("SCF_BRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_env("SCF_BRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if std::io::stderr().is_terminal() {
         builder.init();
     } else {
-        builder.json().flatten_event(true).with_current_span(false).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init();
     }
 }
 

@@ -198,7 +198,10 @@ pub fn signed_headers(
     );
     let value = |s: &str| {
         HeaderValue::from_str(s).map_err(|_| {
-            BridgeError::new(ErrorKind::InvalidParameterValue, "a header value is not valid")
+            BridgeError::new(
+                ErrorKind::InvalidParameterValue,
+                "a header value is not valid",
+            )
         })
     };
     let mut h = HeaderMap::with_capacity(10);

@@ -92,7 +92,10 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(?drain, "connections still open at the drain deadline");
     }
 }
@@ -131,7 +134,11 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let reply = match read_params(fe, req).await {
-        Ok(raw) => fe.bridge.handle(method.as_str(), host.as_deref(), &raw).await,
+        Ok(raw) => {
+            fe.bridge
+                .handle(method.as_str(), host.as_deref(), &raw)
+                .await
+        }
         Err(e) => Reply::from_error(e, RequestInfo::default()),
     };
     log_request(&method, &reply, started.elapsed());
@@ -252,7 +259,10 @@ pub fn to_response(reply: Reply) -> Response<Full<Bytes>> {
 /// A panic anywhere in a request still gets a legacy answer.
 fn panic_answer(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Full<Bytes>> {
     tracing::error!("request handler panicked; answered with InternalError");
-    let e = BridgeError::new(ErrorKind::Internal, "the bridge failed while handling the request");
+    let e = BridgeError::new(
+        ErrorKind::Internal,
+        "the bridge failed while handling the request",
+    );
     to_response(Reply::from_error(e, RequestInfo::default()))
 }
 

@@ -20,11 +20,14 @@ pub struct CertFiles {
 
 impl CertFiles {
     /// The files' bytes, to notice a change.
-    pub fn read(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
+    pub fn read(&self) -> Result<PemBytes, String> {
         let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
         Ok((read(&self.cert)?, read(&self.key)?))
     }
 }
+
+/// The certificate chain's and the key's PEM bytes, as last read.
+pub type PemBytes = (Vec<u8>, Vec<u8>);
 
 /// The current server configuration, read per new connection.
 pub type TlsConfigCell = Arc<Swappable<Arc<ServerConfig>>>;
@@ -50,7 +53,7 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<ServerConfig, St
 }
 
 /// Load the files once (start-up: an error stops the bridge).
-pub fn load(files: &CertFiles) -> Result<(ServerConfig, (Vec<u8>, Vec<u8>)), String> {
+pub fn load(files: &CertFiles) -> Result<(ServerConfig, PemBytes), String> {
     let bytes = files.read()?;
     let config = server_config(&bytes.0, &bytes.1)?;
     Ok((config, bytes))
@@ -61,7 +64,7 @@ pub fn load(files: &CertFiles) -> Result<(ServerConfig, (Vec<u8>, Vec<u8>)), Str
 pub async fn watch(
     files: CertFiles,
     cell: TlsConfigCell,
-    mut last: (Vec<u8>, Vec<u8>),
+    mut last: PemBytes,
     interval: std::time::Duration,
 ) {
     let mut tick = tokio::time::interval(interval);

@@ -95,8 +95,14 @@ fn sync_data(r: InvokeResult) -> Value {
     m.insert("billDuration".into(), number_or(r.bill_duration, 0.into()));
     m.insert("memUsage".into(), number_or(r.mem_usage, 0.into()));
     m.insert("log".into(), Value::String(r.log.unwrap_or_default()));
-    m.insert("retMsg".into(), Value::String(r.ret_msg.unwrap_or_default()));
-    m.insert("errMsg".into(), Value::String(r.err_msg.unwrap_or_default()));
+    m.insert(
+        "retMsg".into(),
+        Value::String(r.ret_msg.unwrap_or_default()),
+    );
+    m.insert(
+        "errMsg".into(),
+        Value::String(r.err_msg.unwrap_or_default()),
+    );
     m.insert("invokeResult".into(), number_or(r.invoke_result, 0.into()));
     Value::Object(m)
 }
@@ -155,7 +161,10 @@ pub fn legacy_code_for(code: &str) -> i64 {
         _ if family("OperationDenied") => codes::ACCESS_DENIED,
         _ if family("RequestLimitExceeded") || family("LimitExceeded") => codes::QUOTA_EXCEEDED,
         _ if family("ResourceNotFound") => codes::RESOURCE_NOT_FOUND,
-        _ if family("FailedOperation") || family("ResourceInUse") || family("ResourceInsufficient") => {
+        _ if family("FailedOperation")
+            || family("ResourceInUse")
+            || family("ResourceInsufficient") =>
+        {
             codes::OPERATION_FAILED
         }
         _ if family("UnsupportedOperation") => codes::UNSUPPORTED_VERSION,
@@ -208,7 +217,12 @@ mod tests {
     #[test]
     fn request_leaves_out_what_the_caller_did_not_send() {
         let body: Value = serde_json::to_value(to_invoke(&invoke("f"))).unwrap();
-        let keys: Vec<&str> = body.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
         assert_eq!(keys, ["FunctionName", "InvocationType", "LogType"]);
     }
 
@@ -278,7 +292,10 @@ mod tests {
             },
             InvokeType::Event,
         );
-        assert_eq!(t.answer.data.unwrap(), serde_json::json!({"requestId": "abc"}));
+        assert_eq!(
+            t.answer.data.unwrap(),
+            serde_json::json!({"requestId": "abc"})
+        );
     }
 
     #[test]
@@ -293,7 +310,10 @@ mod tests {
         );
         assert_eq!(t.answer.code, 5000);
         assert_eq!(t.answer.code_desc, "ResourceNotFound.Function");
-        assert_eq!(t.answer.message, "(ResourceNotFound.Function) function not found");
+        assert_eq!(
+            t.answer.message,
+            "(ResourceNotFound.Function) function not found"
+        );
         assert_eq!(t.answer.data, None);
         assert_eq!(t.scf_error.as_deref(), Some("ResourceNotFound.Function"));
     }

@@ -160,7 +160,11 @@ impl Upstream {
             .map_err(|e| BridgeError::new(ErrorKind::Internal, e.to_string()))?;
         *req.headers_mut() = headers.clone();
         debug_assert!(req.headers().contains_key(HOST));
-        let resp = self.client.request(req).await.map_err(|e| classify_send_error(e, &target.host))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| classify_send_error(e, &target.host))?;
         let status = resp.status();
         let content_type = resp.headers().get(CONTENT_TYPE).cloned();
         let limited = Limited::new(resp.into_body(), self.max_response_bytes);

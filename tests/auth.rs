@@ -14,7 +14,10 @@ const CALLER_ID: &str = "AKIDlegacyCaller";
 const CALLER_KEY: &str = "caller-secret-key";
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 static NONCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -87,7 +90,9 @@ async fn valid_signatures_pass_for_get_and_post_with_both_methods() {
     let host = addr.to_string();
     for m in [SignatureMethod::HmacSha1, SignatureMethod::HmacSha256] {
         let q = signed_query("GET", &host, CALLER_ID, CALLER_KEY, m, now(), &[]);
-        let v = support::get(addr, &format!("/v2/index.php?{q}")).await.json();
+        let v = support::get(addr, &format!("/v2/index.php?{q}"))
+            .await
+            .json();
         assert_eq!(v["code"], 0, "GET {m:?}: {v}");
         let b = signed_query("POST", &host, CALLER_ID, CALLER_KEY, m, now(), &[]);
         let v = support::post_form(addr, &b).await.json();
@@ -100,8 +105,18 @@ async fn valid_signatures_pass_for_get_and_post_with_both_methods() {
 async fn a_signature_for_the_legacy_host_verifies_when_routed_to_the_bridge() {
     let up = mock_upstream(RESULT).await;
     let addr = verifying_bridge(up.addr, &[]).await;
-    let q = signed_query("GET", "scf.api.qcloud.com", CALLER_ID, CALLER_KEY, SignatureMethod::HmacSha1, now(), &[]);
-    let v = support::get(addr, &format!("/v2/index.php?{q}")).await.json();
+    let q = signed_query(
+        "GET",
+        "scf.api.qcloud.com",
+        CALLER_ID,
+        CALLER_KEY,
+        SignatureMethod::HmacSha1,
+        now(),
+        &[],
+    );
+    let v = support::get(addr, &format!("/v2/index.php?{q}"))
+        .await
+        .json();
     assert_eq!(v["code"], 0, "{v}");
 }
 
@@ -118,14 +133,19 @@ async fn upstream_self_signs_the_3_0_call_with_the_caller_s_key_and_token() {
         now(),
         &[("Token", "caller-session-token")],
     );
-    let v = support::get(addr, &format!("/v2/index.php?{q}")).await.json();
+    let v = support::get(addr, &format!("/v2/index.php?{q}"))
+        .await
+        .json();
     assert_eq!(v["code"], 0, "{v}");
     let r = &up.requests()[0];
     let h = support::header_map(&r.headers);
     assert_eq!(h["x-tc-token"], "caller-session-token");
     let ts: u64 = h["x-tc-timestamp"].parse().unwrap();
     let host = up.addr.to_string();
-    let signed = [("content-type", "application/json"), ("host", host.as_str())];
+    let signed = [
+        ("content-type", "application/json"),
+        ("host", host.as_str()),
+    ];
     let expected = scf_bridge::scf3::tc3::sign(
         &scf_bridge::scf3::tc3::SignableRequest {
             method: "POST",
@@ -173,7 +193,9 @@ async fn authentication_failures_get_their_codes_and_never_reach_upstream() {
     // A parameter changed after signing.
     let q = signed_query("GET", &host, CALLER_ID, CALLER_KEY, sha1, now(), &[])
         .replace("functionName=hello", "functionName=other");
-    let v = support::get(addr, &format!("/v2/index.php?{q}")).await.json();
+    let v = support::get(addr, &format!("/v2/index.php?{q}"))
+        .await
+        .json();
     assert_eq!(v["code"], 4100, "{v}");
     assert_eq!(up.requests().len(), 0, "nothing reached upstream");
 }
@@ -182,10 +204,22 @@ async fn authentication_failures_get_their_codes_and_never_reach_upstream() {
 async fn a_replayed_request_is_4500_and_never_reaches_upstream_twice() {
     let up = mock_upstream(RESULT).await;
     let addr = verifying_bridge(up.addr, &[]).await;
-    let q = signed_query("GET", &addr.to_string(), CALLER_ID, CALLER_KEY, SignatureMethod::HmacSha256, now(), &[]);
-    let first = support::get(addr, &format!("/v2/index.php?{q}")).await.json();
+    let q = signed_query(
+        "GET",
+        &addr.to_string(),
+        CALLER_ID,
+        CALLER_KEY,
+        SignatureMethod::HmacSha256,
+        now(),
+        &[],
+    );
+    let first = support::get(addr, &format!("/v2/index.php?{q}"))
+        .await
+        .json();
     assert_eq!(first["code"], 0, "{first}");
-    let again = support::get(addr, &format!("/v2/index.php?{q}")).await.json();
+    let again = support::get(addr, &format!("/v2/index.php?{q}"))
+        .await
+        .json();
     assert_eq!(again["code"], 4500, "{again}");
     assert_eq!(again["codeDesc"], "AuthFailure.ReplayAttack");
     assert_eq!(up.requests().len(), 1);
@@ -205,7 +239,9 @@ async fn missing_auth_parameters_are_named() {
     for skip in ["SecretId", "Signature", "Timestamp", "Nonce"] {
         let mut pairs = vec![("Action", "InvokeFunction"), ("functionName", "hello")];
         pairs.extend(full.iter().filter(|(k, _)| *k != skip).copied());
-        let v = support::get(addr, &format!("/v2/index.php?{}", form(&pairs))).await.json();
+        let v = support::get(addr, &format!("/v2/index.php?{}", form(&pairs)))
+            .await
+            .json();
         assert_eq!(v["code"], 4100, "{skip}: {v}");
         assert!(v["message"].as_str().unwrap().contains(skip), "{skip}: {v}");
     }
@@ -228,7 +264,9 @@ async fn nonce_zero_is_accepted() {
     let s = signature::string_to_sign("GET", &addr.to_string(), signature::LEGACY_PATH, &params);
     let sig = signature::sign(CALLER_KEY, SignatureMethod::HmacSha1, &s);
     pairs.push(("Signature", &sig));
-    let v = support::get(addr, &format!("/v2/index.php?{}", form(&pairs))).await.json();
+    let v = support::get(addr, &format!("/v2/index.php?{}", form(&pairs)))
+        .await
+        .json();
     assert_eq!(v["code"], 0, "{v}");
 }
 
@@ -251,7 +289,9 @@ async fn key_rotation_through_the_directory_loses_no_request() {
         let host = host.clone();
         async move {
             let q = signed_query("GET", &host, id, key, SignatureMethod::HmacSha1, now(), &[]);
-            support::get(addr, &format!("/v2/index.php?{q}")).await.json()
+            support::get(addr, &format!("/v2/index.php?{q}"))
+                .await
+                .json()
         }
     };
     // The client keeps calling with the old key while the new one is added.
@@ -301,8 +341,18 @@ async fn a_broken_key_directory_keeps_the_current_set() {
     .await;
     std::fs::write(dir.join("AKIDempty"), "").unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let q = signed_query("GET", &addr.to_string(), CALLER_ID, CALLER_KEY, SignatureMethod::HmacSha1, now(), &[]);
-    let v = support::get(addr, &format!("/v2/index.php?{q}")).await.json();
+    let q = signed_query(
+        "GET",
+        &addr.to_string(),
+        CALLER_ID,
+        CALLER_KEY,
+        SignatureMethod::HmacSha1,
+        now(),
+        &[],
+    );
+    let v = support::get(addr, &format!("/v2/index.php?{q}"))
+        .await
+        .json();
     assert_eq!(v["code"], 0, "old set kept: {v}");
 }
 

@@ -44,7 +44,11 @@ async fn get_hello_answers_code_zero_with_the_legacy_data_shape() {
     let data = v["data"].as_object().expect("data");
     let keys: Vec<&str> = data.keys().map(|k| k.as_str()).collect();
     assert_eq!(keys, SYNC_KEYS);
-    assert!(data["duration"].is_f64(), "duration is a float: {}", data["duration"]);
+    assert!(
+        data["duration"].is_f64(),
+        "duration is a float: {}",
+        data["duration"]
+    );
     assert!(data["memUsage"].is_i64());
     assert!(data["billDuration"].is_i64());
     assert!(data["retMsg"].as_str().unwrap().contains("Hello"));
@@ -89,7 +93,10 @@ async fn log_type_none_leaves_the_log_empty() {
 #[tokio::test]
 async fn event_invocation_answers_only_the_request_id() {
     let addr = start_bridge(&[]).await;
-    let q = form(&invoke(&[("functionName", "hello"), ("invokeType", "Event")]));
+    let q = form(&invoke(&[
+        ("functionName", "hello"),
+        ("invokeType", "Event"),
+    ]));
     let v = get(addr, &format!("/v2/index.php?{q}")).await.json();
     assert_eq!(v["code"], 0);
     let data = v["data"].as_object().unwrap();
@@ -138,7 +145,11 @@ async fn non_json_param_is_legacy_4000_from_scf() {
 async fn long_region_names_and_configured_default_both_work() {
     let addr = start_bridge(&[("SCF_BRIDGE__UPSTREAM__REGION", "ap-shanghai")]).await;
     for q in [
-        form(&[("Action", "InvokeFunction"), ("Region", "ap-beijing"), ("functionName", "hello")]),
+        form(&[
+            ("Action", "InvokeFunction"),
+            ("Region", "ap-beijing"),
+            ("functionName", "hello"),
+        ]),
         form(&[("Action", "InvokeFunction"), ("functionName", "hello")]),
     ] {
         let v = get(addr, &format!("/v2/index.php?{q}")).await.json();
@@ -150,17 +161,40 @@ async fn long_region_names_and_configured_default_both_work() {
 async fn caller_mistakes_get_legacy_errors_marked_as_the_bridge_s() {
     let addr = start_bridge(&[]).await;
     let cases: [(String, i64, &str, &str); 5] = [
-        (form(&[("Action", "InvokeFunction")]), 4000, "MissingParameter", "functionName"),
-        (form(&[("functionName", "hello")]), 4000, "MissingParameter", "Action"),
-        (form(&[("Action", "ListFunctions")]), 4000, "InvalidAction", "ListFunctions"),
         (
-            form(&[("Action", "InvokeFunction"), ("functionName", "hello"), ("invokeType", "Sync")]),
+            form(&[("Action", "InvokeFunction")]),
+            4000,
+            "MissingParameter",
+            "functionName",
+        ),
+        (
+            form(&[("functionName", "hello")]),
+            4000,
+            "MissingParameter",
+            "Action",
+        ),
+        (
+            form(&[("Action", "ListFunctions")]),
+            4000,
+            "InvalidAction",
+            "ListFunctions",
+        ),
+        (
+            form(&[
+                ("Action", "InvokeFunction"),
+                ("functionName", "hello"),
+                ("invokeType", "Sync"),
+            ]),
             4000,
             "InvalidParameterValue",
             "invokeType",
         ),
         (
-            form(&[("Action", "InvokeFunction"), ("functionName", "hello"), ("logType", "All")]),
+            form(&[
+                ("Action", "InvokeFunction"),
+                ("functionName", "hello"),
+                ("logType", "All"),
+            ]),
             4000,
             "InvalidParameterValue",
             "logType",
@@ -180,7 +214,11 @@ async fn caller_mistakes_get_legacy_errors_marked_as_the_bridge_s() {
 #[tokio::test]
 async fn unknown_region_code_is_4000() {
     let addr = start_bridge(&[]).await;
-    let q = form(&[("Action", "InvokeFunction"), ("Region", "zz"), ("functionName", "hello")]);
+    let q = form(&[
+        ("Action", "InvokeFunction"),
+        ("Region", "zz"),
+        ("functionName", "hello"),
+    ]);
     let v = get(addr, &format!("/v2/index.php?{q}")).await.json();
     assert_eq!(v["code"], 4000, "{v}");
 }
@@ -217,7 +255,10 @@ async fn post_that_is_not_form_encoded_is_refused() {
     assert_eq!(a.status, 200);
     let v = a.json();
     assert_eq!(v["code"], 4000);
-    assert_eq!(a.header("x-scf-bridge-error"), Some("unsupported-media-type"));
+    assert_eq!(
+        a.header("x-scf-bridge-error"),
+        Some("unsupported-media-type")
+    );
 }
 
 #[tokio::test]

@@ -77,7 +77,10 @@ async fn outbound_request_is_a_signed_invoke_with_only_invoke_fields() {
     );
 
     // The Authorization verifies for the Host that was sent.
-    let headers = [("content-type", "application/json"), ("host", host.as_str())];
+    let headers = [
+        ("content-type", "application/json"),
+        ("host", host.as_str()),
+    ];
     let expected = tc3::sign(
         &tc3::SignableRequest {
             method: "POST",
@@ -108,19 +111,29 @@ async fn session_token_is_sent_as_x_tc_token() {
     get(addr, &format!("/v2/index.php?{q}")).await;
     let h = support::header_map(&up.requests()[0].headers);
     assert_eq!(h["x-tc-token"], "tok-123");
-    assert_eq!(h["x-tc-region"], "ap-guangzhou", "configured default region");
+    assert_eq!(
+        h["x-tc-region"], "ap-guangzhou",
+        "configured default region"
+    );
 }
 
 #[tokio::test]
 async fn result_maps_to_legacy_data_with_types_kept() {
     let up = mock_upstream(RESULT).await;
     let addr = bridge_to(up.addr, &[]).await;
-    let a = post_form(addr, &form(&[("Action", "InvokeFunction"), ("functionName", "hello")])).await;
+    let a = post_form(
+        addr,
+        &form(&[("Action", "InvokeFunction"), ("functionName", "hello")]),
+    )
+    .await;
     assert_eq!(
         std::str::from_utf8(&a.body).unwrap(),
         r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"6add56fa-58f1-11e8-89a9-5254005d5fdb","duration":0.826,"billDuration":100,"memUsage":3207168,"log":"","retMsg":"hello from scf","errMsg":"","invokeResult":0}}"#
     );
-    assert_eq!(a.header("x-request-id"), Some("c2af8a64-c922-4d55-aee0-bd86a5c2cd12"));
+    assert_eq!(
+        a.header("x-request-id"),
+        Some("c2af8a64-c922-4d55-aee0-bd86a5c2cd12")
+    );
 }
 
 #[tokio::test]
@@ -129,7 +142,10 @@ async fn scf_error_maps_to_legacy_error() {
     let addr = bridge_to(up.addr, &[]).await;
     let a = get(
         addr,
-        &format!("/v2/index.php?{}", form(&[("Action", "InvokeFunction"), ("functionName", "x")])),
+        &format!(
+            "/v2/index.php?{}",
+            form(&[("Action", "InvokeFunction"), ("functionName", "x")])
+        ),
     )
     .await;
     assert_eq!(
@@ -144,18 +160,32 @@ async fn region_placeholder_picks_the_region_host() {
     // `{region}` is substituted into the host; a name that cannot resolve
     // proves the substitution without leaving the machine.
     let addr = start_bridge(&[
-        ("SCF_BRIDGE__UPSTREAM__ENDPOINT", "http://scf.{region}.invalid:1"),
+        (
+            "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+            "http://scf.{region}.invalid:1",
+        ),
         ("SCF_BRIDGE__UPSTREAM__CONNECT_RETRIES", "0"),
         ("TENCENTCLOUD_SECRET_ID", ID),
         ("TENCENTCLOUD_SECRET_KEY", KEY),
     ])
     .await;
-    let q = form(&[("Action", "InvokeFunction"), ("Region", "shjr"), ("functionName", "f")]);
+    let q = form(&[
+        ("Action", "InvokeFunction"),
+        ("Region", "shjr"),
+        ("functionName", "f"),
+    ]);
     let a = get(addr, &format!("/v2/index.php?{q}")).await;
     let v = a.json();
-    assert_eq!(a.header("x-scf-bridge-error"), Some("upstream-unreachable"), "{v}");
+    assert_eq!(
+        a.header("x-scf-bridge-error"),
+        Some("upstream-unreachable"),
+        "{v}"
+    );
     assert!(
-        v["message"].as_str().unwrap().contains("scf.ap-shanghai-fsi.invalid"),
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("scf.ap-shanghai-fsi.invalid"),
         "{v}"
     );
 }

@@ -24,9 +24,10 @@ fn make_pki(dir: &Path, tag: &str) -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, format!("scf-bridge test CA {tag}"));
+    ca_params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("scf-bridge test CA {tag}"),
+    );
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = Issuer::new(ca_params, ca_key);
     let leaf_key = KeyPair::generate().unwrap();
@@ -126,7 +127,10 @@ async fn a_replaced_certificate_is_served_without_a_restart() {
     let dir = tempdir("reload");
     let first = make_pki(&dir, "first");
     let addr = tls_bridge(&first).await;
-    assert_eq!(get_over_tls(addr, &first.ca_der, HELLO).await.unwrap()["code"], 0);
+    assert_eq!(
+        get_over_tls(addr, &first.ca_der, HELLO).await.unwrap()["code"],
+        0
+    );
     let second = make_pki(&dir, "second");
     let mut served = false;
     for _ in 0..50 {
@@ -147,5 +151,8 @@ async fn a_broken_replacement_keeps_the_current_certificate() {
     let addr = tls_bridge(&pki).await;
     std::fs::write(&pki.cert, "not a certificate").unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    assert_eq!(get_over_tls(addr, &pki.ca_der, HELLO).await.unwrap()["code"], 0);
+    assert_eq!(
+        get_over_tls(addr, &pki.ca_der, HELLO).await.unwrap()["code"],
+        0
+    );
 }

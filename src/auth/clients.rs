@@ -95,7 +95,8 @@ impl ClientSet {
                 .map_err(|e| format!("auth.clients_dir {}: {e}", dir.display()))?;
             let mut names = Vec::new();
             for entry in listing {
-                let entry = entry.map_err(|e| format!("auth.clients_dir {}: {e}", dir.display()))?;
+                let entry =
+                    entry.map_err(|e| format!("auth.clients_dir {}: {e}", dir.display()))?;
                 let name = entry.file_name();
                 let Some(name) = name.to_str() else {
                     return Err(format!(
@@ -127,7 +128,10 @@ impl ClientSet {
         upstream: UpstreamIdentity,
         origin: &str,
     ) -> Result<(), String> {
-        if secret_id.is_empty() || secret_id.len() > 128 || !secret_id.bytes().all(|b| b.is_ascii_graphic()) {
+        if secret_id.is_empty()
+            || secret_id.len() > 128
+            || !secret_id.bytes().all(|b| b.is_ascii_graphic())
+        {
             return Err(format!("{origin}: `{secret_id}` is not a SecretId"));
         }
         if self.by_id.contains_key(secret_id) {
@@ -182,14 +186,17 @@ pub async fn watch(
 
 /// A key file holds the SecretKey; surrounding whitespace is ignored.
 fn read_key(path: &Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("key file {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
     let key = text.trim();
     if key.is_empty() {
         return Err(format!("key file {} is empty", path.display()));
     }
     if key.contains(char::is_whitespace) {
-        return Err(format!("key file {} holds more than one word", path.display()));
+        return Err(format!(
+            "key file {} holds more than one word",
+            path.display()
+        ));
     }
     Ok(Secret::new(key))
 }
@@ -199,7 +206,8 @@ mod tests {
     use super::*;
 
     fn tmpdir(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("scf-bridge-clients-{name}-{}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("scf-bridge-clients-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
@@ -215,7 +223,10 @@ mod tests {
         let set = ClientSet::load(&[], Some(&d), UpstreamIdentity::Caller).unwrap();
         assert_eq!(set.len(), 2);
         assert_eq!(set.get("AKIDone").unwrap().secret_key.expose(), "key-one");
-        assert_eq!(set.get("AKIDtwo").unwrap().upstream, UpstreamIdentity::Caller);
+        assert_eq!(
+            set.get("AKIDtwo").unwrap().upstream,
+            UpstreamIdentity::Caller
+        );
     }
 
     #[test]

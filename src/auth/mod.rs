@@ -60,8 +60,14 @@ impl Verifier {
                 format!("missing required parameter `{name}` for signature verification"),
             )
         };
-        let secret_id = common.secret_id.as_deref().ok_or_else(|| missing("SecretId"))?;
-        let sig = common.signature.as_deref().ok_or_else(|| missing("Signature"))?;
+        let secret_id = common
+            .secret_id
+            .as_deref()
+            .ok_or_else(|| missing("SecretId"))?;
+        let sig = common
+            .signature
+            .as_deref()
+            .ok_or_else(|| missing("Signature"))?;
         let timestamp = common.timestamp.ok_or_else(|| missing("Timestamp"))?;
         let nonce = common.nonce.ok_or_else(|| missing("Nonce"))?;
 
@@ -78,7 +84,10 @@ impl Verifier {
         let client = clients.get(secret_id).ok_or_else(|| {
             BridgeError::new(
                 ErrorKind::SecretIdNotFound,
-                format!("SecretId `{}` is not known to the bridge", shorten(secret_id)),
+                format!(
+                    "SecretId `{}` is not known to the bridge",
+                    shorten(secret_id)
+                ),
             )
         })?;
         let method = common.signature_method;
@@ -104,7 +113,10 @@ impl Verifier {
                 ),
             ));
         }
-        match self.replay.check_and_insert(secret_id, nonce, timestamp, now) {
+        match self
+            .replay
+            .check_and_insert(secret_id, nonce, timestamp, now)
+        {
             Seen::New => {}
             Seen::Replay => {
                 return Err(BridgeError::new(

@@ -148,7 +148,8 @@ pub async fn mock_upstream(answer: &'static str) -> MockUpstream {
                             headers: parts.headers,
                             body,
                         });
-                        let mut resp = Response::new(Full::new(Bytes::from_static(answer.as_bytes())));
+                        let mut resp =
+                            Response::new(Full::new(Bytes::from_static(answer.as_bytes())));
                         resp.headers_mut()
                             .insert("content-type", "application/json".parse().unwrap());
                         Ok::<_, Infallible>(resp)
