@@ -45,3 +45,25 @@ def install(host_port: str) -> Callable[[], None]:
         sdk_request.MyHTTPSConnection, sdk_scf.Scf.requestHost = saved
 
     return undo
+
+
+def redirect_dns(name: str, port: int, to_host: str, to_port: int) -> Callable[[], None]:
+    """Resolve (name, port) to (to_host, to_port), like a hosts-file entry plus a port
+    mapping. The SDK is left entirely untouched: it still connects with TLS to
+    ``name``, checks the certificate for ``name`` (SNI too) and signs ``name``.
+    Returns an undo function."""
+    import socket
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, p, *args, **kwargs):
+        if host == name and str(p) == str(port):
+            return real(to_host, to_port, *args, **kwargs)
+        return real(host, p, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+
+    def undo() -> None:
+        socket.getaddrinfo = real
+
+    return undo

@@ -1,6 +1,8 @@
 """Child-process runner: one call of the UNMODIFIED legacy SDK over plain HTTP.
 
-stdin:  {"host": "127.0.0.1:PORT", "config": {...}, "action": "...", "params": {...}, "timeout": N}
+stdin:  {"transport": "plain", "host": "127.0.0.1:PORT", "config": {...}, "action": "...", "params": {...}, "timeout": N}
+     or {"transport": "tls-redirect", "redirect": ["scf.api.qcloud.com", 443, "127.0.0.1", PORT], ...}
+        (no SDK patch at all: only name resolution is redirected; trust comes from SSL_CERT_FILE)
 stdout: {"ok": true, "body_b64": "..."}  (the raw bytes QcloudApi.call() returned)
      or {"ok": false, "error_type": "...", "error_text": "...", "http_status": N|null, "body_b64": ...|null}
 """
@@ -9,12 +11,15 @@ import base64
 import json
 import sys
 
-from legacy_plain_http import install
+from legacy_plain_http import install, redirect_dns
 
 
 def main() -> None:
     job = json.loads(sys.stdin.buffer.read().decode("utf-8"))
-    install(job["host"])
+    if job.get("transport", "plain") == "plain":
+        install(job["host"])
+    else:
+        redirect_dns(*job["redirect"])
     from QcloudApi.common.api_exception import ApiServerNetworkException
     from QcloudApi.qcloudapi import QcloudApi
 

@@ -27,6 +27,7 @@ import json
 import os
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -45,6 +46,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 LEGACY_PATH = "/v2/index.php"
+LEGACY_HOST = "scf.api.qcloud.com"  # what the legacy SDK hard-codes (and signs)
 READY_TIMEOUT_S = 20.0
 
 # Credentials used by the tests. None of them is real.
@@ -97,12 +99,12 @@ def bridge_binary() -> str:
     return os.path.abspath(path)
 
 
-def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+def clean_env(extra: dict[str, str] | None = None, drop: tuple[str, ...] = ()) -> dict[str, str]:
     """The test process environment without any SCF_BRIDGE_* (incl. SCF_BRIDGE_CONFIG) / TENCENTCLOUD_* leaking in."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("SCF_BRIDGE_") and not k.startswith("TENCENTCLOUD_")
+        if not k.startswith("SCF_BRIDGE_") and not k.startswith("TENCENTCLOUD_") and k not in drop
     }
     env.update(extra or {})
     return env
@@ -146,7 +148,8 @@ class ManagedProcess:
             f"--- stdout ---\n{self.stdout_text()[-2000:]}"
         )
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
+    def wait_ready(self, timeout: float = READY_TIMEOUT_S, port: int | None = None) -> None:
+        port = self.port if port is None else port
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -154,7 +157,7 @@ class ManagedProcess:
                 self.stop()
                 pytest.fail(f"{self.name} exited before accepting connections\n{text}", pytrace=False)
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     return
             except OSError:
                 pass
@@ -162,7 +165,7 @@ class ManagedProcess:
                 text = self.describe()
                 self.stop()
                 pytest.fail(
-                    f"{self.name} did not accept TCP connections on {self.host_port} "
+                    f"{self.name} did not accept TCP connections on 127.0.0.1:{port} "
                     f"within {timeout:.0f}s\n{text}",
                     pytrace=False,
                 )
@@ -183,6 +186,9 @@ class ManagedProcess:
     def cleanup(self) -> None:
         self.stop()
         self._workdir.cleanup()
+        config_path = getattr(self, "config_path", None)
+        if config_path is not None:
+            shutil.rmtree(config_path.parent, ignore_errors=True)
 
 
 def start_bridge(
@@ -214,6 +220,82 @@ def start_bridge(
     proc = ManagedProcess("scf-bridge serve", [bridge_binary(), "serve"], clean_env(env), port)
     proc.wait_ready()
     return proc
+
+
+def start_bridge_with_config(config_toml: str, port: int, more_ports: tuple[int, ...] = ()) -> ManagedProcess:
+    """`scf-bridge serve --config FILE` (nothing from the environment); waits for every port."""
+    conf_dir = tempfile.mkdtemp(prefix="scf-bridge-conf-")
+    path = Path(conf_dir) / "bridge.toml"
+    path.write_text(config_toml)
+    proc = ManagedProcess("scf-bridge serve --config", [bridge_binary(), "serve", "--config", str(path)], clean_env(), port)
+    proc.config_path = path
+    for p in (port, *more_ports):
+        proc.wait_ready(port=p)
+    return proc
+
+
+def toml_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string literal is a valid TOML basic string
+
+
+@dataclasses.dataclass
+class Pki:
+    ca_file: str
+    cert_file: str
+    key_file: str
+
+
+def make_pki(directory: str, names: tuple[str, ...] = (LEGACY_HOST,), ips: tuple[str, ...] = ("127.0.0.1",)) -> Pki:
+    """A private CA and a server certificate (SANs: names + ips) signed by it, as PEM files."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "scf-bridge test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                          encipher_only=False, decipher_only=False),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1)).not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    d = Path(directory)
+    pki = Pki(str(d / "ca.pem"), str(d / "tls.crt"), str(d / "tls.key"))
+    Path(pki.ca_file).write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    Path(pki.cert_file).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    Path(pki.key_file).write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return pki
 
 
 def start_emulator(secret_id: str = BRIDGE_SECRET_ID, secret_key: str = BRIDGE_SECRET_KEY) -> ManagedProcess:
@@ -687,24 +769,40 @@ def run_legacy_sdk(
     secret_key: str = LEGACY_SECRET_KEY,
     action: str = "InvokeFunction",
     timeout: float = 30,
+    token: str | None = None,
+    tls_redirect_port: int | None = None,
+    ca_file: str | None = None,
 ) -> SdkOutcome:
     """Run `QcloudApi('scf', config).call(action, params)` in a fresh child interpreter.
 
     The child installs the plain-HTTP transport patch (legacy_plain_http.py) and nothing
     else, so no patch can bleed into this process or into another test.
+
+    With tls_redirect_port the SDK is not patched at all: it speaks HTTPS to its own
+    hard-coded scf.api.qcloud.com:443, which only name resolution sends to
+    127.0.0.1:tls_redirect_port; ca_file (SSL_CERT_FILE) is the trust store.
     """
     config: dict[str, Any] = {"secretId": secret_id, "secretKey": secret_key, "method": method}
     if region is not None:
         config["Region"] = region
     if signature_method is not None:
         config["SignatureMethod"] = signature_method
-    job = {"host": host_port, "config": config, "action": action, "params": params, "timeout": timeout}
+    if token is not None:
+        config["Token"] = token
+    job: dict[str, Any] = {"config": config, "action": action, "params": params, "timeout": timeout}
+    if tls_redirect_port is None:
+        job.update(transport="plain", host=host_port)
+    else:
+        job.update(transport="tls-redirect", redirect=[LEGACY_HOST, 443, "127.0.0.1", tls_redirect_port])
+    env = {"PYTHONPATH": str(HERE), "NO_PROXY": "*", "no_proxy": "*"}
+    if ca_file is not None:
+        env["SSL_CERT_FILE"] = ca_file
     proc = subprocess.run(
         [sys.executable, str(HERE / "legacy_sdk_call.py")],
         input=json.dumps(job).encode("utf-8"),
         capture_output=True,
         timeout=timeout + 30,
-        env=clean_env({"PYTHONPATH": str(HERE), "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}),
+        env=clean_env(env, drop=("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")),
     )
     stderr = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
