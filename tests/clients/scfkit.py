@@ -175,7 +175,7 @@ class ManagedProcess:
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
@@ -203,11 +203,18 @@ def start_bridge(
 ) -> ManagedProcess:
     """Start `scf-bridge serve` on a free port and wait until it accepts connections.
 
-    minimal=True sets nothing but the listen address (no upstream, no credentials):
-    the bridge must work out of the box with its embedded emulator.
+    minimal=True sets nothing but the listen addresses (no upstream, no credentials):
+    the bridge must work out of the box with its embedded emulator. The admin listener
+    (fixed default 127.0.0.1:9901) gets a free port too, so that instances running at
+    the same time, or anything else holding 9901, cannot collide.
     """
     port = free_port()
-    env = {"SCF_BRIDGE__SERVER__LISTEN": f"127.0.0.1:{port}"}
+    env = {
+        "SCF_BRIDGE__SERVER__LISTEN": f"127.0.0.1:{port}",
+        "SCF_BRIDGE__ADMIN__LISTEN": f"127.0.0.1:{free_port()}",
+        # No 5 s post-SIGTERM drain (meant for load balancers) when a test stops it.
+        "SCF_BRIDGE__SERVER__DRAIN_DELAY_SECS": "0",
+    }
     if not minimal:
         env["SCF_BRIDGE__UPSTREAM__ENDPOINT"] = upstream
         env["TENCENTCLOUD_SECRET_ID"] = secret_id
@@ -544,7 +551,9 @@ class RecordingServer:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.host_port = f"127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"mock-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"mock-{self.port}", daemon=True
+        )
         self._thread.start()
 
     def _handler_class(self):

@@ -98,3 +98,17 @@ def test_distinct_request_ids(embedded_bridge):
     a = call(embedded_bridge, {"functionName": "hello"})["data"]["requestId"]
     b = call(embedded_bridge, {"functionName": "hello"})["data"]["requestId"]
     assert a != b
+
+
+def test_sigterm_stops_the_bridge_cleanly(bridge_bin):
+    bridge = scfkit.start_bridge(minimal=True)
+    try:
+        assert call(bridge, {"functionName": "hello"})["code"] == 0
+        bridge.proc.terminate()
+        assert bridge.proc.wait(timeout=15) == 0, bridge.describe()
+        with pytest.raises(OSError):
+            import socket
+
+            socket.create_connection(("127.0.0.1", bridge.port), timeout=1).close()
+    finally:
+        bridge.cleanup()

@@ -58,6 +58,10 @@ listen = {toml_str(f"127.0.0.1:{plain}")}
 tls_listen = {toml_str(f"127.0.0.1:{tls}")}
 tls_cert = {toml_str(pki.cert_file)}
 tls_key = {toml_str(pki.key_file)}
+drain_delay_secs = 0
+
+[admin]
+listen = {toml_str(f"127.0.0.1:{scfkit.free_port()}")}
 
 [upstream]
 endpoint = {toml_str(f"http://{auth_upstream.host_port}")}
