@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -107,8 +108,6 @@ def test_sigterm_stops_the_bridge_cleanly(bridge_bin):
         bridge.proc.terminate()
         assert bridge.proc.wait(timeout=15) == 0, bridge.describe()
         with pytest.raises(OSError):
-            import socket
-
             socket.create_connection(("127.0.0.1", bridge.port), timeout=1).close()
     finally:
         bridge.cleanup()
