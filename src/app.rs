@@ -102,6 +102,9 @@ pub async fn start_with(
         AuthMode::Verify => Some(source.load().map_err(StartError::Clients)?),
         AuthMode::None => None,
     };
+    // Created before the emulator, which follows it as keys are reloaded.
+    let client_cell = clients.clone().map(|set| Arc::new(Swappable::new(set)));
+    let live_clients = client_cell.clone();
     let needs_bridge_keys = match &clients {
         None => true,
         Some(set) => {
@@ -115,7 +118,7 @@ pub async fn start_with(
             // With nothing configured, the bridge and its emulator share a
             // key pair that lives only in this process.
             let keys = configured.unwrap_or_else(KeyPair::ephemeral);
-            let addr = start_emulator(&keys, clients.as_ref()).await?;
+            let addr = start_emulator(&keys, live_clients.clone()).await?;
             let endpoint = Endpoint::Url {
                 https: false,
                 authority: addr.to_string(),
@@ -135,23 +138,21 @@ pub async fn start_with(
     let credentials = Arc::new(Swappable::new(keys));
     let source = Arc::new(Swappable::new(source));
 
-    let (verifier, client_cell) = match clients {
+    let verifier = match client_cell.clone() {
         None => {
             tracing::warn!("legacy signatures are not verified (auth.mode = none)");
-            (None, None)
+            None
         }
-        Some(set) => {
-            let cell = Arc::new(Swappable::new(set));
+        Some(cell) => {
             tokio::spawn(clients::watch(source.clone(), cell.clone(), reload_every));
             let replay = ReplayMemory::new(settings.replay_capacity(), settings.auth.max_skew_secs);
             crate::metrics::replay_fill(0, replay.capacity());
-            let verifier = Verifier {
-                clients: cell.clone(),
+            Some(Verifier {
+                clients: cell,
                 signing_hosts: settings.auth.signing_hosts.clone(),
                 max_skew_secs: settings.auth.max_skew_secs,
                 replay,
-            };
-            (Some(verifier), Some(cell))
+            })
         }
     };
 
@@ -305,17 +306,24 @@ fn client_source(settings: &Settings) -> ClientSource {
 
 async fn start_emulator(
     keys: &KeyPair,
-    clients: Option<&ClientSet>,
+    clients: Option<Arc<Swappable<ClientSet>>>,
 ) -> Result<SocketAddr, StartError> {
     let mut known = HashMap::new();
     known.insert(keys.secret_id.clone(), keys.secret_key.expose().to_owned());
-    // Callers signing for themselves must be known to the emulator too.
-    for (id, c) in clients.iter().flat_map(|s| s.iter()) {
-        known.insert(id.to_owned(), c.secret_key.expose().to_owned());
-    }
+    // Callers signing for themselves (`upstream = "self"`) must be known to
+    // the emulator too, including keys added by a reload.
+    let live_keys: Option<emulator::LiveKeys> = clients.map(|cell| {
+        let lookup: emulator::LiveKeys = Arc::new(move |id: &str| {
+            cell.load()
+                .get(id)
+                .map(|c| c.secret_key.expose().to_owned())
+        });
+        lookup
+    });
     let emu = EmulatorConfig {
         keys: known,
         max_skew_secs: 300,
+        live_keys,
     };
     let addr = emulator::spawn_ephemeral(Arc::new(emu))
         .await

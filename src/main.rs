@@ -88,6 +88,7 @@ fn main() -> ExitCode {
             let config = Arc::new(scf_bridge::emulator::EmulatorConfig {
                 keys: known,
                 max_skew_secs: 300,
+                live_keys: None,
             });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await

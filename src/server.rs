@@ -33,6 +33,9 @@ pub const BRIDGE_ERROR_HEADER: &str = "x-scf-bridge-error";
 /// Header carrying SCF's `RequestId`.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// hyper's read buffer for a request head.
+pub const HEAD_BUFFER_BYTES: usize = 1024 * 1024;
+
 /// Header carrying the bridge's own id for the request.
 pub const BRIDGE_REQUEST_ID_HEADER: &str = "x-scf-bridge-request-id";
 
@@ -81,7 +84,10 @@ pub async fn serve(
         .header_read_timeout(Duration::from_millis(
             frontend.settings.header_read_timeout_ms,
         ))
-        .keep_alive(true);
+        .keep_alive(true)
+        // Room to read heads past our own limits, so that those get a legacy
+        // answer; beyond this hyper answers 431 itself.
+        .max_buf_size(HEAD_BUFFER_BYTES);
     let http = Arc::new(http);
     tokio::pin!(shutdown);
     loop {
@@ -255,6 +261,30 @@ async fn read_params(
     fe: &Frontend,
     req: Request<Incoming>,
 ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), BridgeError> {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > fe.settings.max_uri_bytes {
+        return Err(BridgeError::new(
+            ErrorKind::InvalidParameter,
+            format!(
+                "the request URI is {uri_len} bytes, more than {}; send large parameters by POST",
+                fe.settings.max_uri_bytes
+            ),
+        ));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > fe.settings.max_header_bytes {
+        return Err(BridgeError::new(
+            ErrorKind::InvalidParameter,
+            format!(
+                "the request headers are {header_bytes} bytes, more than {}",
+                fe.settings.max_header_bytes
+            ),
+        ));
+    }
     if req.uri().path() != LEGACY_PATH {
         return Err(BridgeError::new(
             ErrorKind::NotFound,
