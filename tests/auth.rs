@@ -398,10 +398,22 @@ async fn a_full_replay_memory_refuses_instead_of_forgetting() {
     let addr = verifying_bridge(up.addr, &[("SCF_BRIDGE__AUTH__REPLAY_CAPACITY", "2")]).await;
     let host = addr.to_string();
     let q: Vec<String> = (0..3)
-        .map(|_| signed_query("GET", &host, CALLER_ID, CALLER_KEY, SignatureMethod::HmacSha1, now(), &[]))
+        .map(|_| {
+            signed_query(
+                "GET",
+                &host,
+                CALLER_ID,
+                CALLER_KEY,
+                SignatureMethod::HmacSha1,
+                now(),
+                &[],
+            )
+        })
         .collect();
     for q in &q[..2] {
-        let v = support::get(addr, &format!("/v2/index.php?{q}")).await.json();
+        let v = support::get(addr, &format!("/v2/index.php?{q}"))
+            .await
+            .json();
         assert_eq!(v["code"], 0, "{v}");
     }
     let a = support::get(addr, &format!("/v2/index.php?{}", q[2])).await;
@@ -409,7 +421,9 @@ async fn a_full_replay_memory_refuses_instead_of_forgetting() {
     assert_eq!(v["code"], 4400, "{v}");
     assert_eq!(a.header("x-scf-bridge-error"), Some("replay-memory-full"));
     // The remembered ones are still refused as replays, not forgotten.
-    let v = support::get(addr, &format!("/v2/index.php?{}", q[0])).await.json();
+    let v = support::get(addr, &format!("/v2/index.php?{}", q[0]))
+        .await
+        .json();
     assert_eq!(v["code"], 4500, "{v}");
     assert_eq!(up.requests().len(), 2);
 }

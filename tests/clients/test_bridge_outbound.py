@@ -212,7 +212,7 @@ ERROR_CASES = [
     ("ResourceNotFound.Function", "函数不存在", 5000),
     ("InvalidParameterValue.Param", "入参不是标准的json", 4000),
     ("AuthFailure.SignatureFailure", "The provided credentials could not be validated.", 4100),
-    ("AuthFailure.SecretIdNotFound", "Key does not exist.", 4100),
+    ("AuthFailure.SecretIdNotFound", "Key does not exist.", 4104),  # the specific row wins over AuthFailure* → 4100
 ]
 
 
