@@ -107,8 +107,14 @@ fn signal(child: &Child, sig: &str) {
     assert!(ok, "kill {sig}");
 }
 
-async fn stop_and_read_log(mut b: Bridge) -> String {
+async fn stop_and_read_log(b: Bridge) -> String {
     signal(&b.child, "-TERM");
+    wait_and_read_log(b).await
+}
+
+/// Wait for the exit (after SIGTERM: drain delay + deadline at most) and
+/// return what it logged.
+async fn wait_and_read_log(mut b: Bridge) -> String {
     let status = tokio::time::timeout(Duration::from_secs(30), b.child.wait())
         .await
         .expect("exits after SIGTERM")
@@ -222,20 +228,7 @@ async fn probes_metrics_and_logs_tell_the_truth() {
     let a = support::get(b.addr, &format!("/v2/index.php?{q}")).await;
     assert_eq!(a.json()["code"], 0, "served during the drain delay");
 
-    let mut b = b;
-    let status = tokio::time::timeout(Duration::from_secs(30), b.child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success());
-    let mut log = String::new();
-    b.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .await
-        .unwrap();
+    let log = wait_and_read_log(b).await;
     for secret in [SECRET_KEY, TOKEN, "sig-value-never-logged", "Signature="] {
         assert!(
             !log.contains(secret),
@@ -454,23 +447,6 @@ async fn sigterm_under_load_answers_every_accepted_request_exactly_once() {
         cut_by_deadline >= 1,
         "long calls were answered at the deadline"
     );
-    let log = stop_wait(b).await;
+    let log = wait_and_read_log(b).await;
     assert!(!log.contains("panicked"), "{log}");
-}
-
-async fn stop_wait(mut b: Bridge) -> String {
-    let status = tokio::time::timeout(Duration::from_secs(30), b.child.wait())
-        .await
-        .expect("exits within drain delay + deadline")
-        .unwrap();
-    assert!(status.success(), "{status}");
-    let mut log = String::new();
-    b.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .await
-        .unwrap();
-    log
 }
