@@ -69,7 +69,10 @@ fuzz_target!(|data: &[u8]| {
     let v = verifier();
     let first = v.verify(method, host, &params, common, now);
     if first.is_ok() {
-        let sent = common.signature.as_deref().expect("accepted with a signature");
+        let sent = common
+            .signature
+            .as_deref()
+            .expect("accepted with a signature");
         let hosts = host.into_iter().chain([SIGNING_HOST]);
         let expected: Vec<String> = hosts
             .map(|h| {
@@ -103,6 +106,12 @@ fuzz_target!(|data: &[u8]| {
             Ok(Signer::Caller(keys)) => assert_eq!(keys.secret_id, SECRET_ID),
             other => panic!("a correctly signed request was refused: {other:?}"),
         }
-        assert!(is_replay(&v.verify(method, host, &resigned, &again.common, now)));
+        assert!(is_replay(&v.verify(
+            method,
+            host,
+            &resigned,
+            &again.common,
+            now
+        )));
     }
 });
