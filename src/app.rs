@@ -1,34 +1,27 @@
-//! Assembles a running bridge from settings: the credentials, the embedded
-//! emulator when asked for, the upstream pool and the listener.
+//! Assembles a running bridge from settings — credentials, the embedded
+//! emulator when asked for, the upstream pool, the listeners, the admin
+//! server — and owns its lifecycle: readiness, reload, drain and deadline.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::auth::{self, AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
+use crate::admin::{self, Admin, LogControl, Readiness};
+use crate::auth::clients::{self, ClientSource};
+use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
 use crate::config::{Endpoint, Settings};
 use crate::credentials::{KeyPair, Swappable};
 use crate::emulator::{self, EmulatorConfig};
 use crate::pipeline::{system_clock, Bridge, Clock};
-use crate::server::{self, Frontend};
+use crate::server::{self, Frontend, Limits};
 use crate::tls::{self, CertFiles, TlsConfigCell};
 use crate::upstream::Upstream;
-
-/// A bridge that is accepting connections.
-pub struct Running {
-    /// The plain listener's address, if any.
-    pub addr: Option<SocketAddr>,
-    /// The TLS listener's address, if any.
-    pub tls_addr: Option<SocketAddr>,
-    /// Where 3.0 calls go (the emulator's address when embedded).
-    pub upstream: Endpoint,
-    pub task: JoinHandle<()>,
-}
 
 /// Start-up failures, each one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -52,33 +45,66 @@ pub enum StartError {
     NoCredentials(String),
 }
 
+/// What the caller supplies besides settings.
+pub struct StartOptions {
+    pub clock: Clock,
+    /// Run-time control of the log filter, for the admin endpoint and reloads.
+    pub log: Option<Arc<dyn LogControl>>,
+    /// The configuration file, re-read on reload.
+    pub config_file: Option<PathBuf>,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        StartOptions {
+            clock: system_clock(),
+            log: None,
+            config_file: None,
+        }
+    }
+}
+
+/// A bridge that is accepting connections.
+pub struct Running {
+    /// The plain listener's address, if any.
+    pub addr: Option<SocketAddr>,
+    /// The TLS listener's address, if any.
+    pub tls_addr: Option<SocketAddr>,
+    pub admin_addr: Option<SocketAddr>,
+    /// Where 3.0 calls go (the emulator's address when embedded).
+    pub upstream: Endpoint,
+    pub readiness: Readiness,
+    pub reloader: Arc<Reloader>,
+    /// Completes once shutdown has run its course.
+    pub task: JoinHandle<()>,
+}
+
 /// Bind, start the emulator if embedded, and serve until `shutdown`.
 pub async fn start(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Running, StartError> {
-    start_with_clock(settings, shutdown, system_clock()).await
+    start_with(settings, shutdown, StartOptions::default()).await
 }
 
-pub async fn start_with_clock(
+pub async fn start_with(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    clock: Clock,
+    options: StartOptions,
 ) -> Result<Running, StartError> {
     settings.validate()?;
+    crate::metrics::handle();
+    let readiness = Readiness::default();
     let reload_every = Duration::from_millis(settings.auth.reload_interval_ms.max(100));
     let mode = settings.auth_mode();
+    let source = client_source(&settings);
     let clients = match mode {
-        AuthMode::Verify => Some(
-            ClientSet::load(
-                &settings.auth.clients,
-                settings.auth.clients_dir.as_deref(),
-                settings.auth.clients_dir_upstream,
-            )
-            .map_err(StartError::Clients)?,
-        ),
+        AuthMode::Verify => Some(source.load().map_err(StartError::Clients)?),
         AuthMode::None => None,
     };
+    // Created before the emulator, which follows it as keys are reloaded.
+    let client_cell = clients.clone().map(|set| Arc::new(Swappable::new(set)));
+    let live_clients = client_cell.clone();
     let needs_bridge_keys = match &clients {
         None => true,
         Some(set) => {
@@ -92,20 +118,7 @@ pub async fn start_with_clock(
             // With nothing configured, the bridge and its emulator share a
             // key pair that lives only in this process.
             let keys = configured.unwrap_or_else(KeyPair::ephemeral);
-            let mut known = HashMap::new();
-            known.insert(keys.secret_id.clone(), keys.secret_key.expose().to_owned());
-            // Callers signing for themselves must be known to the emulator too.
-            for (id, c) in clients.iter().flat_map(|s| s.iter()) {
-                known.insert(id.to_owned(), c.secret_key.expose().to_owned());
-            }
-            let emu = EmulatorConfig {
-                keys: known,
-                max_skew_secs: 300,
-            };
-            let addr = emulator::spawn_ephemeral(Arc::new(emu))
-                .await
-                .map_err(StartError::Emulator)?;
-            tracing::info!(%addr, "embedded SCF 3.0 emulator started");
+            let addr = start_emulator(&keys, live_clients.clone()).await?;
             let endpoint = Endpoint::Url {
                 https: false,
                 authority: addr.to_string(),
@@ -122,26 +135,23 @@ pub async fn start_with_clock(
         }
     };
     let upstream = Upstream::new(&endpoint, &settings.upstream).map_err(StartError::Upstream)?;
+    let credentials = Arc::new(Swappable::new(keys));
+    let source = Arc::new(Swappable::new(source));
 
-    let verifier = match clients {
+    let verifier = match client_cell.clone() {
         None => {
             tracing::warn!("legacy signatures are not verified (auth.mode = none)");
             None
         }
-        Some(set) => {
-            let cell = Arc::new(Swappable::new(set));
-            tokio::spawn(auth::clients::watch(
-                settings.auth.clients.clone(),
-                settings.auth.clients_dir.clone(),
-                settings.auth.clients_dir_upstream,
-                cell.clone(),
-                reload_every,
-            ));
+        Some(cell) => {
+            tokio::spawn(clients::watch(source.clone(), cell.clone(), reload_every));
+            let replay = ReplayMemory::new(settings.replay_capacity(), settings.auth.max_skew_secs);
+            crate::metrics::replay_fill(0, replay.capacity());
             Some(Verifier {
                 clients: cell,
                 signing_hosts: settings.auth.signing_hosts.clone(),
                 max_skew_secs: settings.auth.max_skew_secs,
-                replay: ReplayMemory::new(settings.replay_capacity(), settings.auth.max_skew_secs),
+                replay,
             })
         }
     };
@@ -163,18 +173,30 @@ pub async fn start_with_clock(
         }
         None => None,
     };
+    let admin_listener = match settings.admin_addr()? {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
 
+    let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(false);
     let frontend = Arc::new(Frontend {
         bridge: Bridge {
             upstream,
             default_region: settings.upstream.region.clone(),
-            credentials: Arc::new(Swappable::new(keys)),
+            credentials: credentials.clone(),
             verifier,
-            clock,
+            mode: settings.upstream.mode,
+            clock: options.clock,
         },
+        limits: Limits::new(
+            settings.server.max_in_flight,
+            settings.server.max_buffered_bytes,
+        ),
         settings: settings.server.clone(),
+        deadline: deadline_rx,
+        function_label: settings.metrics.function_label,
     });
-    let drain = Duration::from_secs(30);
+
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -182,12 +204,14 @@ pub async fn start_with_clock(
             let _ = rx.wait_for(|s| *s).await;
         }
     };
-    let mut tasks = Vec::new();
-    let mut addr = None;
-    let mut tls_addr = None;
+    // Connections get the deadline plus a moment to write their answers.
+    let drain =
+        Duration::from_secs(settings.server.shutdown_deadline_secs) + Duration::from_secs(2);
+    let mut servers = Vec::new();
+    let addr = plain.as_ref().and_then(|l| l.local_addr().ok());
+    let tls_addr = tls.as_ref().and_then(|(l, _)| l.local_addr().ok());
     if let Some(listener) = plain {
-        addr = listener.local_addr().ok();
-        tasks.push(tokio::spawn(server::serve(
+        servers.push(tokio::spawn(server::serve(
             listener,
             None,
             frontend.clone(),
@@ -196,8 +220,7 @@ pub async fn start_with_clock(
         )));
     }
     if let Some((listener, cell)) = tls {
-        tls_addr = listener.local_addr().ok();
-        tasks.push(tokio::spawn(server::serve(
+        servers.push(tokio::spawn(server::serve(
             listener,
             Some(cell),
             frontend.clone(),
@@ -205,24 +228,162 @@ pub async fn start_with_clock(
             drain,
         )));
     }
+    let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
+    if let Some(listener) = admin_listener {
+        let admin = Arc::new(Admin {
+            readiness: readiness.clone(),
+            log: options.log.clone(),
+        });
+        tokio::spawn(admin::serve(listener, admin));
+    }
+
+    let reloader = Arc::new(Reloader {
+        config_file: options.config_file,
+        credentials,
+        source,
+        clients: client_cell,
+        log: options.log,
+    });
+
+    let drain_delay = Duration::from_secs(settings.server.drain_delay_secs);
+    let deadline = Duration::from_secs(settings.server.shutdown_deadline_secs);
+    let ready = readiness.clone();
     let task = tokio::spawn(async move {
         shutdown.await;
+        ready.set_not_ready();
+        tracing::info!(
+            drain_delay_secs = drain_delay.as_secs(),
+            "shutdown: not ready; still accepting during the drain delay"
+        );
+        tokio::time::sleep(drain_delay).await;
+        tracing::info!(
+            deadline_secs = deadline.as_secs(),
+            "shutdown: stopped accepting; waiting for requests in flight"
+        );
         let _ = stop_tx.send(true);
-        for t in tasks {
-            let _ = t.await;
+        let all = async {
+            for s in servers.iter_mut() {
+                let _ = s.await;
+            }
+        };
+        tokio::pin!(all);
+        if tokio::time::timeout(deadline, &mut all).await.is_err() {
+            tracing::warn!("shutdown deadline reached; answering requests still running");
+            let _ = deadline_tx.send(true);
+            all.await;
         }
+        tracing::info!("shutdown complete");
     });
-    tracing::info!(addr = ?addr, tls_addr = ?tls_addr, auth = ?mode, upstream = ?endpoint, "scf-bridge listening");
+
+    readiness.set_ready();
+    tracing::info!(
+        addr = ?addr,
+        tls_addr = ?tls_addr,
+        admin_addr = ?admin_addr,
+        auth = ?mode,
+        upstream_mode = ?settings.upstream.mode,
+        upstream = ?endpoint,
+        "scf-bridge ready"
+    );
     Ok(Running {
         addr,
         tls_addr,
+        admin_addr,
         upstream: endpoint,
+        readiness,
+        reloader,
         task,
     })
+}
+
+fn client_source(settings: &Settings) -> ClientSource {
+    ClientSource {
+        entries: settings.auth.clients.clone(),
+        dir: settings.auth.clients_dir.clone(),
+        dir_upstream: settings.auth.clients_dir_upstream,
+    }
+}
+
+async fn start_emulator(
+    keys: &KeyPair,
+    clients: Option<Arc<Swappable<ClientSet>>>,
+) -> Result<SocketAddr, StartError> {
+    let mut known = HashMap::new();
+    known.insert(keys.secret_id.clone(), keys.secret_key.expose().to_owned());
+    // Callers signing for themselves (`upstream = "self"`) must be known to
+    // the emulator too, including keys added by a reload.
+    let live_keys: Option<emulator::LiveKeys> = clients.map(|cell| {
+        let lookup: emulator::LiveKeys = Arc::new(move |id: &str| {
+            cell.load()
+                .get(id)
+                .map(|c| c.secret_key.expose().to_owned())
+        });
+        lookup
+    });
+    let emu = EmulatorConfig {
+        keys: known,
+        max_skew_secs: 300,
+        live_keys,
+    };
+    let addr = emulator::spawn_ephemeral(Arc::new(emu))
+        .await
+        .map_err(StartError::Emulator)?;
+    tracing::info!(%addr, "embedded SCF 3.0 emulator started");
+    Ok(addr)
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// Applies what can change safely at run time (SIGHUP): the bridge's key
+/// pair, the client set and its sources, the log filter. Certificates and
+/// key directories are also watched on their own. A configuration that does
+/// not validate changes nothing.
+pub struct Reloader {
+    config_file: Option<PathBuf>,
+    credentials: Arc<Swappable<Option<KeyPair>>>,
+    source: Arc<Swappable<ClientSource>>,
+    clients: Option<Arc<Swappable<ClientSet>>>,
+    log: Option<Arc<dyn LogControl>>,
+}
+
+impl Reloader {
+    pub fn reload(&self) -> Result<(), String> {
+        let result = self.try_reload();
+        match &result {
+            Ok(()) => tracing::info!("configuration reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; keeping the running configuration")
+            }
+        }
+        crate::metrics::reload("config", result.is_ok());
+        result
+    }
+
+    fn try_reload(&self) -> Result<(), String> {
+        let settings = Settings::load(self.config_file.as_deref()).map_err(|e| e.to_string())?;
+        let source = client_source(&settings);
+        if let Some(cell) = &self.clients {
+            // Load before storing anything, so a bad set changes nothing.
+            let set = source.load()?;
+            cell.store(set);
+        }
+        if let Some(log) = &self.log {
+            if std::env::var_os("SCF_BRIDGE_LOG").is_none() {
+                log.set(&settings.log.filter)?;
+            }
+        }
+        self.source.store(source);
+        if let Some(keys) = KeyPair::from_settings(&settings.credentials) {
+            if self.credentials.load().as_ref().as_ref() != Some(&keys) {
+                self.credentials.store(Some(keys));
+                crate::metrics::reload("credentials", true);
+                tracing::info!("bridge credentials replaced");
+            }
+        }
+        Ok(())
+    }
 }

@@ -54,6 +54,45 @@ pub struct Settings {
     #[serde(default)]
     pub credentials: CredentialSettings,
     pub auth: AuthSettings,
+    pub admin: AdminSettings,
+    pub log: LogSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// The operator's listener: probes, metrics, run-time log filter.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Never the data port; `""` turns it off.
+    pub listen: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// A tracing filter such as `info` or `scf_bridge=debug`; the
+    /// `SCF_BRIDGE_LOG` environment variable wins over it.
+    pub filter: String,
+    /// `json`, `text`, or `auto` (text on a terminal, JSON otherwise).
+    pub format: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Add a `function` label to the request counter. Off by default: the
+    /// number of function names is not bounded by the bridge.
+    pub function_label: bool,
+}
+
+/// What the bridge does with a translated, signed call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpstreamMode {
+    /// Send it to SCF.
+    Forward,
+    /// Log it (secrets redacted) and answer without calling SCF.
+    DryRun,
 }
 
 /// Legacy signature verification and the callers it knows.
@@ -94,15 +133,32 @@ pub struct ServerSettings {
     pub tls_key: Option<PathBuf>,
     /// Largest request body accepted (a 6 MB `param` form-encoded grows up to 3x).
     pub max_body_bytes: usize,
+    /// Largest request target (path and query) answered normally; larger
+    /// ones get a legacy error (past 1 MiB of head, HTTP 431 from hyper).
+    pub max_uri_bytes: usize,
+    /// Largest total size of the request's header names and values.
+    pub max_header_bytes: usize,
     /// Time allowed for a client to send the request head.
     pub header_read_timeout_ms: u64,
     /// Time allowed for a client to send the request body.
     pub body_read_timeout_ms: u64,
+    /// Requests handled at once; more are answered 4400 at once.
+    pub max_in_flight: usize,
+    /// Request-body bytes held at once across all requests; beyond, 4400.
+    pub max_buffered_bytes: usize,
+    /// After SIGTERM/SIGINT, keep accepting this long (readiness already
+    /// false) so callers that have not yet noticed still get answers.
+    pub drain_delay_secs: u64,
+    /// Then stop accepting and give requests in flight this long; any still
+    /// running get a legacy error instead of a dropped connection.
+    pub shutdown_deadline_secs: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSettings {
+    /// `forward` (default) or `dry-run`.
+    pub mode: UpstreamMode,
     /// `embedded`, or `http(s)://host[:port]`, optionally with `{region}`.
     pub endpoint: String,
     /// 3.0 region used when a legacy request carries no `Region`.
@@ -138,10 +194,17 @@ pub const DEFAULTS: &str = r#"
 [server]
 listen = "127.0.0.1:8080"
 max_body_bytes = 20971520
+max_uri_bytes = 65536
+max_header_bytes = 65536
 header_read_timeout_ms = 10000
 body_read_timeout_ms = 30000
+max_in_flight = 1024
+max_buffered_bytes = 268435456
+drain_delay_secs = 5
+shutdown_deadline_secs = 25
 
 [upstream]
+mode = "forward"
 endpoint = "embedded"
 region = "ap-guangzhou"
 timeout_secs = 330
@@ -155,6 +218,16 @@ allow_unauthenticated = false
 signing_hosts = ["scf.api.qcloud.com"]
 max_skew_secs = 300
 reload_interval_ms = 2000
+
+[admin]
+listen = "127.0.0.1:9901"
+
+[log]
+filter = "info"
+format = "auto"
+
+[metrics]
+function_label = false
 "#;
 
 /// One line naming the key and the problem.
@@ -261,6 +334,25 @@ impl Settings {
                  set auth.allow_unauthenticated = true to override",
             ));
         }
+        parse_addr("admin.listen", &self.admin.listen)?;
+        if !matches!(self.log.format.as_str(), "json" | "text" | "auto") {
+            return Err(invalid("log.format", "expected json, text or auto"));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
+            return Err(invalid(
+                "log.filter",
+                format!("`{}` is not a tracing filter", self.log.filter),
+            ));
+        }
+        if self.server.max_in_flight == 0 {
+            return Err(invalid("server.max_in_flight", "must be greater than 0"));
+        }
+        if self.server.max_buffered_bytes < self.server.max_body_bytes {
+            return Err(invalid(
+                "server.max_buffered_bytes",
+                "must be at least server.max_body_bytes",
+            ));
+        }
         if self.auth.max_skew_secs == 0 {
             return Err(invalid("auth.max_skew_secs", "must be greater than 0"));
         }
@@ -324,6 +416,10 @@ impl Settings {
     /// The plain listener's address, if any.
     pub fn listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
         parse_addr("server.listen", &self.server.listen)
+    }
+
+    pub fn admin_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        parse_addr("admin.listen", &self.admin.listen)
     }
 
     pub fn tls_listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {

@@ -11,6 +11,7 @@
 //!   (an SCF 3.0 emulator).
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod config;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use scf_bridge::admin::LogControl;
 use scf_bridge::config::Settings;
 use scf_bridge::credentials::KeyPair;
 
@@ -41,7 +42,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -49,6 +49,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let log = init_logging(&settings);
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml());
@@ -56,7 +57,24 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve => run(async move {
-            let running = scf_bridge::app::start(settings, shutdown_signal()).await?;
+            let options = scf_bridge::app::StartOptions {
+                log: Some(log),
+                config_file: cli.config.clone(),
+                ..Default::default()
+            };
+            let running = scf_bridge::app::start_with(settings, shutdown_signal(), options).await?;
+            let reloader = running.reloader.clone();
+            tokio::spawn(async move {
+                use tokio::signal::unix::{signal, SignalKind};
+                let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                    tracing::warn!("cannot listen for SIGHUP; reload by restarting");
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    tracing::info!(signal = "SIGHUP", "reloading");
+                    let _ = reloader.reload();
+                }
+            });
             running.task.await.ok();
             tracing::info!("scf-bridge stopped");
             Ok(())
@@ -70,6 +88,7 @@ fn main() -> ExitCode {
             let config = Arc::new(scf_bridge::emulator::EmulatorConfig {
                 keys: known,
                 max_skew_secs: 300,
+                live_keys: None,
             });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
@@ -106,23 +125,64 @@ fn run(fut: impl std::future::Future<Output = Result<(), BoxError>>) -> ExitCode
     }
 }
 
-/// JSON lines, or human-readable text on a terminal. The filter comes from
-/// `SCF_BRIDGE_LOG` (default `info`).
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("SCF_BRIDGE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if std::io::stderr().is_terminal() {
-        builder.init();
-    } else {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
+/// JSON lines (or text on a terminal, or as `log.format` says) on stderr.
+/// The filter is `SCF_BRIDGE_LOG` if set, else `log.filter`; it can be
+/// changed at run time through the returned control.
+fn init_logging(settings: &Settings) -> Arc<dyn LogControl> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, reload, EnvFilter};
+    let wanted = std::env::var("SCF_BRIDGE_LOG").unwrap_or_else(|_| settings.log.filter.clone());
+    let filter = EnvFilter::try_new(&wanted).unwrap_or_else(|_| EnvFilter::new("info"));
+    let (filter, handle) = reload::Layer::new(filter);
+    let json = match settings.log.format.as_str() {
+        "json" => true,
+        "text" => false,
+        _ => !std::io::stderr().is_terminal(),
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    if json {
+        registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_writer(std::io::stderr),
+            )
             .init();
+    } else {
+        registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .init();
+    }
+    Arc::new(FilterControl {
+        handle,
+        current: std::sync::Mutex::new(wanted),
+    })
+}
+
+struct FilterControl {
+    handle: tracing_subscriber::reload::Handle<
+        tracing_subscriber::EnvFilter,
+        tracing_subscriber::Registry,
+    >,
+    current: std::sync::Mutex<String>,
+}
+
+impl LogControl for FilterControl {
+    fn current(&self) -> String {
+        self.current.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn set(&self, filter: &str) -> Result<(), String> {
+        let parsed = tracing_subscriber::EnvFilter::try_new(filter)
+            .map_err(|e| format!("invalid filter `{filter}`: {e}"))?;
+        self.handle.reload(parsed).map_err(|e| e.to_string())?;
+        if let Ok(mut c) = self.current.lock() {
+            *c = filter.to_owned();
+        }
+        Ok(())
     }
 }
 

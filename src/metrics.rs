@@ -1,10 +1,16 @@
-//! Every metric name, in one place, and the few helpers that record them.
-//! Names follow Prometheus conventions (`scf_bridge_` prefix, base units,
-//! `_total` for counters); labels are bounded sets only.
+//! Every metric name, in one place, the Prometheus recorder, and the few
+//! helpers that record. Names follow Prometheus conventions (`scf_bridge_`
+//! prefix, base units, `_total` for counters); labels are bounded sets only.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Metric names.
 pub mod names {
-    /// Counter: legacy requests answered, by `action` and legacy `code`.
+    /// Counter: legacy requests answered, by `action` and legacy `code`
+    /// (and `function` when `metrics.function_label` is on).
     pub const REQUESTS: &str = "scf_bridge_requests_total";
     /// Histogram: time from request head to answer, seconds.
     pub const REQUEST_DURATION: &str = "scf_bridge_request_duration_seconds";
@@ -12,24 +18,104 @@ pub mod names {
     pub const UPSTREAM_DURATION: &str = "scf_bridge_upstream_duration_seconds";
     /// Counter: failures on the way to SCF, by `kind`.
     pub const UPSTREAM_ERRORS: &str = "scf_bridge_upstream_errors_total";
+    /// Counter: calls sent to SCF (a connection may carry many).
+    pub const UPSTREAM_REQUESTS: &str = "scf_bridge_upstream_requests_total";
+    /// Counter: new connections opened to SCF; reuse is
+    /// `1 - connections / requests`.
+    pub const UPSTREAM_CONNECTIONS: &str = "scf_bridge_upstream_connections_total";
     /// Counter: SCF error answers, by 3.0 `code`.
     pub const SCF_ERRORS: &str = "scf_bridge_scf_errors_total";
     /// Gauge: requests being handled.
     pub const IN_FLIGHT: &str = "scf_bridge_requests_in_flight";
-    /// Counter: requests refused because the bridge was at its limits, by `reason`.
+    /// Counter: requests refused because the bridge was at a limit, by `reason`.
     pub const SHED: &str = "scf_bridge_requests_shed_total";
     /// Gauge: entries held in the replay memory.
     pub const REPLAY_ENTRIES: &str = "scf_bridge_replay_entries";
     /// Gauge: capacity of the replay memory.
     pub const REPLAY_CAPACITY: &str = "scf_bridge_replay_capacity";
-    /// Counter: reloads of key sets and certificates, by `what` and `result`.
+    /// Counter: reloads of key sets, credentials, certificates and
+    /// configuration, by `what` and `result`.
     pub const RELOADS: &str = "scf_bridge_reloads_total";
     /// Gauge: always 1, with `version`.
     pub const BUILD_INFO: &str = "scf_bridge_build_info";
 }
 
-/// Count a reload of `what` (`clients`, `credentials`, `certificate`).
+const DURATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0, 120.0, 300.0,
+];
+
+/// The process-wide Prometheus recorder, installed on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
+            .expect("non-empty buckets")
+            .build_recorder();
+        let handle = recorder.handle();
+        // A second recorder (another bridge in the same test process) is fine:
+        // every bridge records through the first.
+        let _ = metrics::set_global_recorder(recorder);
+        metrics::gauge!(names::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        handle
+    })
+}
+
+/// Count a reload of `what` (`clients`, `credentials`, `certificate`, `config`).
 pub fn reload(what: &'static str, ok: bool) {
     let result = if ok { "success" } else { "failure" };
     metrics::counter!(names::RELOADS, "what" => what, "result" => result).increment(1);
+}
+
+/// One answered legacy request.
+pub fn request(action: &str, code: i64, function: Option<&str>, elapsed: Duration) {
+    let action = bounded_action(action);
+    let code = code.to_string();
+    match function {
+        Some(f) => metrics::counter!(names::REQUESTS, "action" => action, "code" => code, "function" => f.to_owned()).increment(1),
+        None => metrics::counter!(names::REQUESTS, "action" => action, "code" => code).increment(1),
+    }
+    metrics::histogram!(names::REQUEST_DURATION).record(elapsed.as_secs_f64());
+}
+
+/// Only actions the bridge knows become label values.
+fn bounded_action(action: &str) -> &'static str {
+    match action {
+        "InvokeFunction" => "InvokeFunction",
+        "" => "none",
+        _ => "other",
+    }
+}
+
+pub fn upstream_call(elapsed: Duration) {
+    metrics::counter!(names::UPSTREAM_REQUESTS).increment(1);
+    metrics::histogram!(names::UPSTREAM_DURATION).record(elapsed.as_secs_f64());
+}
+
+pub fn upstream_connection() {
+    metrics::counter!(names::UPSTREAM_CONNECTIONS).increment(1);
+}
+
+pub fn upstream_error(kind: &'static str) {
+    metrics::counter!(names::UPSTREAM_ERRORS, "kind" => kind).increment(1);
+}
+
+/// SCF's 3.0 error codes form a documented, bounded set.
+pub fn scf_error(code: &str) {
+    let code: String = code.chars().take(64).collect();
+    metrics::counter!(names::SCF_ERRORS, "code" => code).increment(1);
+}
+
+pub fn shed(reason: &'static str) {
+    metrics::counter!(names::SHED, "reason" => reason).increment(1);
+}
+
+pub fn in_flight(delta: f64) {
+    metrics::gauge!(names::IN_FLIGHT).increment(delta);
+}
+
+pub fn replay_fill(entries: usize, capacity: usize) {
+    metrics::gauge!(names::REPLAY_ENTRIES).set(entries as f64);
+    metrics::gauge!(names::REPLAY_CAPACITY).set(capacity as f64);
 }

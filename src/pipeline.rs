@@ -2,6 +2,7 @@
 //! decode → parse → translate → sign → send → map back.
 //! HTTP concerns (paths, methods, bodies, limits) stay in `server`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,12 +11,14 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TY
 use http::StatusCode;
 
 use crate::auth::{Signer, Verifier};
+use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
 use crate::error::{BridgeError, ErrorKind};
 use crate::legacy::answer::LegacyAnswer;
 use crate::legacy::decode::{decode_form, DecodeError};
 use crate::legacy::region::resolve_region;
 use crate::legacy::request::{parse_request, LegacyAction, RequestError};
+use crate::metrics;
 use crate::scf3::{invoke, tc3};
 use crate::translate;
 use crate::upstream::Upstream;
@@ -79,15 +82,26 @@ pub struct Bridge {
     pub credentials: Arc<Swappable<Option<KeyPair>>>,
     /// `None` when `auth.mode = "none"`.
     pub verifier: Option<Verifier>,
+    pub mode: UpstreamMode,
     pub clock: Clock,
 }
 
 impl Bridge {
     /// Handle the raw parameters of a GET query or POST form body; `host` is
     /// the request's `Host` header, one of the hosts a signature may cover.
-    pub async fn handle(&self, http_method: &str, host: Option<&str>, raw_params: &[u8]) -> Reply {
+    /// `sent` is set the moment the call may start reaching SCF.
+    pub async fn handle(
+        &self,
+        http_method: &str,
+        host: Option<&str>,
+        raw_params: &[u8],
+        sent: &AtomicBool,
+    ) -> Reply {
         let mut info = RequestInfo::default();
-        match self.walk(http_method, host, raw_params, &mut info).await {
+        match self
+            .walk(http_method, host, raw_params, sent, &mut info)
+            .await
+        {
             Ok(reply) => reply,
             Err(e) => Reply::from_error(e, info),
         }
@@ -98,6 +112,7 @@ impl Bridge {
         http_method: &str,
         host: Option<&str>,
         raw_params: &[u8],
+        sent: &AtomicBool,
         info: &mut RequestInfo,
     ) -> Result<Reply, BridgeError> {
         let now = (self.clock)();
@@ -105,12 +120,17 @@ impl Bridge {
         let request = parse_request(&params).map_err(request_error)?;
         info.action = Some(request.common.action.clone());
         let signer = match &self.verifier {
-            Some(v) => v.verify(http_method, host, &params, &request.common, now)?,
+            Some(v) => {
+                let verified = v.verify(http_method, host, &params, &request.common, now);
+                metrics::replay_fill(v.replay.len(), v.replay.capacity());
+                verified?
+            }
             None => Signer::Bridge,
         };
         let LegacyAction::InvokeFunction(f) = &request.action;
         info.function = Some(f.function_name.clone());
         info.namespace = f.namespace.clone();
+        check_event_size(f)?;
         let region = match request.common.region.as_deref() {
             Some(r) => resolve_region(r)
                 .map_err(|e| BridgeError::new(ErrorKind::InvalidParameterValue, e.to_string()))?
@@ -134,11 +154,18 @@ impl Bridge {
         let target = self.upstream.target(&region)?;
         let headers = signed_headers(&target.host, &region, &body, keys, now)?;
 
+        if self.mode == UpstreamMode::DryRun {
+            return Ok(dry_run(&target.uri, &headers, &body, f.invoke_type, info));
+        }
+
         let started = Instant::now();
-        let sent = self.upstream.send(&target, headers, body).await;
+        sent.store(true, Ordering::SeqCst);
+        let result = self.upstream.send(&target, headers, body).await;
         info.upstream_duration = Some(started.elapsed());
-        let response = sent?;
+        let response = result.inspect_err(|e| metrics::upstream_error(e.kind.name()))?;
+        metrics::upstream_call(started.elapsed());
         if response.status != StatusCode::OK {
+            metrics::upstream_error(ErrorKind::UpstreamBadResponse.name());
             return Err(BridgeError::after_send(
                 ErrorKind::UpstreamBadResponse,
                 format!(
@@ -147,13 +174,18 @@ impl Bridge {
                 ),
             ));
         }
-        let outcome = invoke::parse_response(&response.body).map_err(|e| {
-            BridgeError::after_send(
-                ErrorKind::UpstreamBadResponse,
-                format!("SCF endpoint answered with an unusable body: {e}"),
-            )
-        })?;
+        let outcome = invoke::parse_response(&response.body)
+            .map_err(|e| {
+                BridgeError::after_send(
+                    ErrorKind::UpstreamBadResponse,
+                    format!("SCF endpoint answered with an unusable body: {e}"),
+                )
+            })
+            .inspect_err(|e| metrics::upstream_error(e.kind.name()))?;
         let t = translate::from_outcome(outcome, f.invoke_type);
+        if let Some(code) = &t.scf_error {
+            metrics::scf_error(code);
+        }
         info.function_request_id = t.function_request_id;
         info.scf_error = t.scf_error;
         Ok(Reply {
@@ -233,6 +265,73 @@ pub fn signed_headers(
     auth.set_sensitive(true);
     h.insert(AUTHORIZATION, auth);
     Ok(h)
+}
+
+/// SCF's event limits (6 MB sync, 128 KB async), checked before anything
+/// is signed or sent.
+fn check_event_size(f: &crate::legacy::request::InvokeFunction) -> Result<(), BridgeError> {
+    let limit = match f.invoke_type {
+        crate::legacy::request::InvokeType::RequestResponse => invoke::SYNC_EVENT_LIMIT,
+        crate::legacy::request::InvokeType::Event => invoke::ASYNC_EVENT_LIMIT,
+    };
+    let size = f.param.as_deref().map_or(0, str::len);
+    if size > limit {
+        return Err(BridgeError::new(
+            ErrorKind::RequestTooLarge,
+            format!(
+                "`param` is {size} bytes; SCF accepts at most {limit} bytes for a {} invocation",
+                translate::invocation_type(f.invoke_type).as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `upstream.mode = "dry-run"`: log the would-be 3.0 call with its secrets
+/// redacted, and answer without calling SCF.
+fn dry_run(
+    uri: &http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    invoke_type: crate::legacy::request::InvokeType,
+    info: &mut RequestInfo,
+) -> Reply {
+    let shown: Vec<String> = headers
+        .iter()
+        .map(|(k, v)| {
+            let v = if v.is_sensitive() {
+                "<redacted>"
+            } else {
+                v.to_str().unwrap_or("<binary>")
+            };
+            format!("{k}: {v}")
+        })
+        .collect();
+    tracing::info!(
+        target: "scf_bridge::dry_run",
+        uri = %uri,
+        headers = ?shown,
+        body = %String::from_utf8_lossy(body),
+        "dry run: 3.0 Invoke translated and signed, not sent"
+    );
+    let id = format!("dry-run-{}", uuid::Uuid::new_v4());
+    let outcome = invoke::Outcome::Result {
+        result: invoke::InvokeResult {
+            function_request_id: Some(id),
+            ..Default::default()
+        },
+        request_id: None,
+    };
+    let mut answer = translate::from_outcome(outcome, invoke_type).answer;
+    answer.message = "dry run: the request was translated and signed but not sent to SCF".into();
+    answer.code_desc = "DryRunOperation".into();
+    Reply {
+        status: StatusCode::OK,
+        answer,
+        request_id: None,
+        error: None,
+        info: info.clone(),
+    }
 }
 
 fn decode_error(e: DecodeError) -> BridgeError {

@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +17,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -31,10 +33,38 @@ pub const BRIDGE_ERROR_HEADER: &str = "x-scf-bridge-error";
 /// Header carrying SCF's `RequestId`.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// hyper's read buffer for a request head.
+pub const HEAD_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Header carrying the bridge's own id for the request.
+pub const BRIDGE_REQUEST_ID_HEADER: &str = "x-scf-bridge-request-id";
+
 /// What each request handler reads.
 pub struct Frontend {
     pub bridge: Bridge,
     pub settings: ServerSettings,
+    pub limits: Limits,
+    /// Turns true at the shutdown deadline: requests still running answer
+    /// with a legacy error.
+    pub deadline: tokio::sync::watch::Receiver<bool>,
+    /// Label request metrics with the function name (opt-in).
+    pub function_label: bool,
+}
+
+/// Bounds on concurrent work: requests in flight, and request-body bytes
+/// held (counted in KiB permits).
+pub struct Limits {
+    in_flight: Arc<Semaphore>,
+    buffered_kib: Arc<Semaphore>,
+}
+
+impl Limits {
+    pub fn new(max_in_flight: usize, max_buffered_bytes: usize) -> Self {
+        Limits {
+            in_flight: Arc::new(Semaphore::new(max_in_flight)),
+            buffered_kib: Arc::new(Semaphore::new(max_buffered_bytes.div_ceil(1024))),
+        }
+    }
 }
 
 /// Accept on `listener` until `shutdown` completes, then stop accepting and
@@ -54,7 +84,10 @@ pub async fn serve(
         .header_read_timeout(Duration::from_millis(
             frontend.settings.header_read_timeout_ms,
         ))
-        .keep_alive(true);
+        .keep_alive(true)
+        // Room to read heads past our own limits, so that those get a legacy
+        // answer; beyond this hyper answers 431 itself.
+        .max_buf_size(HEAD_BUFFER_BYTES);
     let http = Arc::new(http);
     tokio::pin!(shutdown);
     loop {
@@ -124,30 +157,134 @@ fn serve_connection<I>(
     });
 }
 
-/// Route, read, run the pipeline, answer.
+/// Route, read, run the pipeline, answer — exactly once per request.
 pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();
+    let request_id = request_id(req.headers());
+    let Ok(_slot) = fe.limits.in_flight.clone().try_acquire_owned() else {
+        crate::metrics::shed("in_flight");
+        let e = BridgeError::new(
+            ErrorKind::Overloaded,
+            "too many requests in flight; retry shortly",
+        );
+        return finish(
+            fe,
+            &method,
+            Reply::from_error(e, RequestInfo::default()),
+            &request_id,
+            started,
+        );
+    };
+    crate::metrics::in_flight(1.0);
     let host = req
         .headers()
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let reply = match read_params(fe, req).await {
-        Ok(raw) => {
-            fe.bridge
-                .handle(method.as_str(), host.as_deref(), &raw)
-                .await
+    let sent = AtomicBool::new(false);
+    let work = async {
+        match read_params(fe, req).await {
+            Ok((raw, _held)) => {
+                fe.bridge
+                    .handle(method.as_str(), host.as_deref(), &raw, &sent)
+                    .await
+            }
+            Err(e) => Reply::from_error(e, RequestInfo::default()),
         }
-        Err(e) => Reply::from_error(e, RequestInfo::default()),
     };
-    log_request(&method, &reply, started.elapsed());
-    to_response(reply)
+    let reply = tokio::select! {
+        reply = work => reply,
+        _ = deadline_reached(fe.deadline.clone()) => {
+            let detail = "the bridge is shutting down and the request did not finish in time";
+            let e = if sent.load(Ordering::SeqCst) {
+                BridgeError::after_send(ErrorKind::ShuttingDown, detail)
+            } else {
+                BridgeError::new(ErrorKind::ShuttingDown, detail)
+            };
+            Reply::from_error(e, RequestInfo::default())
+        }
+    };
+    crate::metrics::in_flight(-1.0);
+    finish(fe, &method, reply, &request_id, started)
+}
+
+fn finish(
+    fe: &Frontend,
+    method: &Method,
+    reply: Reply,
+    request_id: &str,
+    started: Instant,
+) -> Response<Full<Bytes>> {
+    let elapsed = started.elapsed();
+    crate::metrics::request(
+        reply.info.action.as_deref().unwrap_or(""),
+        reply.answer.code,
+        fe.function_label
+            .then_some(reply.info.function.as_deref().unwrap_or(""))
+            .filter(|_| reply.info.function.is_some()),
+        elapsed,
+    );
+    log_request(method, &reply, request_id, elapsed);
+    let mut resp = to_response(reply);
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut()
+            .insert(HeaderName::from_static(BRIDGE_REQUEST_ID_HEADER), v);
+    }
+    resp
+}
+
+async fn deadline_reached(mut rx: tokio::sync::watch::Receiver<bool>) {
+    if rx.wait_for(|d| *d).await.is_err() {
+        // No deadline will ever come.
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The caller's `X-Request-Id` when it is a plain token, else a new one.
+fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
 /// The raw form-encoded parameters: the query of a GET, the body of a POST
-/// (after its query, if any).
-async fn read_params(fe: &Frontend, req: Request<Incoming>) -> Result<Bytes, BridgeError> {
+/// (after its query, if any), with the buffer budget they hold.
+async fn read_params(
+    fe: &Frontend,
+    req: Request<Incoming>,
+) -> Result<(Bytes, Option<OwnedSemaphorePermit>), BridgeError> {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > fe.settings.max_uri_bytes {
+        return Err(BridgeError::new(
+            ErrorKind::InvalidParameter,
+            format!(
+                "the request URI is {uri_len} bytes, more than {}; send large parameters by POST",
+                fe.settings.max_uri_bytes
+            ),
+        ));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > fe.settings.max_header_bytes {
+        return Err(BridgeError::new(
+            ErrorKind::InvalidParameter,
+            format!(
+                "the request headers are {header_bytes} bytes, more than {}",
+                fe.settings.max_header_bytes
+            ),
+        ));
+    }
     if req.uri().path() != LEGACY_PATH {
         return Err(BridgeError::new(
             ErrorKind::NotFound,
@@ -156,7 +293,7 @@ async fn read_params(fe: &Frontend, req: Request<Incoming>) -> Result<Bytes, Bri
     }
     let query = req.uri().query().unwrap_or("").to_owned();
     match *req.method() {
-        Method::GET => Ok(Bytes::from(query)),
+        Method::GET => Ok((Bytes::from(query), None)),
         Method::POST => {
             let form = req
                 .headers()
@@ -182,9 +319,23 @@ async fn read_params(fe: &Frontend, req: Request<Incoming>) -> Result<Bytes, Bri
                 .get(CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.parse::<u64>().ok());
+            // Decided from the head alone: the rest of an oversized body is never read.
             if declared.is_some_and(|n| n > limit as u64) {
                 return Err(too_large(limit));
             }
+            let reserve = declared.map_or(limit, |n| n as usize).div_ceil(1024) as u32;
+            let Ok(held) = fe
+                .limits
+                .buffered_kib
+                .clone()
+                .try_acquire_many_owned(reserve)
+            else {
+                crate::metrics::shed("buffered_bytes");
+                return Err(BridgeError::new(
+                    ErrorKind::Overloaded,
+                    "too many request bytes buffered; retry shortly",
+                ));
+            };
             let read = Limited::new(req.into_body(), limit).collect();
             let body = match tokio::time::timeout(
                 Duration::from_millis(fe.settings.body_read_timeout_ms),
@@ -209,15 +360,22 @@ async fn read_params(fe: &Frontend, req: Request<Incoming>) -> Result<Bytes, Bri
                 }
                 Ok(Ok(b)) => b.to_bytes(),
             };
-            if query.is_empty() {
-                Ok(body)
+            if body.is_empty() && query.is_empty() {
+                return Err(BridgeError::new(
+                    ErrorKind::MissingParameter,
+                    "the request body is empty: no parameters",
+                ));
+            }
+            let raw = if query.is_empty() {
+                body
             } else {
                 let mut all = Vec::with_capacity(query.len() + 1 + body.len());
                 all.extend_from_slice(query.as_bytes());
                 all.push(b'&');
                 all.extend_from_slice(&body);
-                Ok(Bytes::from(all))
-            }
+                Bytes::from(all)
+            };
+            Ok((raw, Some(held)))
         }
         _ => Err(BridgeError::new(
             ErrorKind::MethodNotAllowed,
@@ -266,10 +424,11 @@ fn panic_answer(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Ful
     to_response(Reply::from_error(e, RequestInfo::default()))
 }
 
-fn log_request(method: &Method, reply: &Reply, elapsed: Duration) {
+fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Duration) {
     let i = &reply.info;
     tracing::info!(
         target: "scf_bridge::access",
+        request_id = request_id,
         method = %method,
         action = i.action.as_deref().unwrap_or(""),
         function = i.function.as_deref().unwrap_or(""),

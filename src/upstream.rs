@@ -37,7 +37,7 @@ pub struct UpstreamResponse {
 }
 
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>,
     https: bool,
     authority: String,
     fixed: Option<Target>,
@@ -72,7 +72,7 @@ impl Upstream {
             // A request that lost a race with a closing pooled connection
             // before a byte was written is re-sent by hyper on a fresh one.
             .retry_canceled_requests(true)
-            .build(connector);
+            .build(Counted(connector));
         let mut upstream = Upstream {
             client,
             https: *https,
@@ -191,6 +191,32 @@ impl Upstream {
             content_type,
             body,
         })
+    }
+}
+
+/// A connector that counts the connections it opens, so the pool's reuse
+/// can be read off the metrics (`connections / requests`).
+#[derive(Clone)]
+pub struct Counted<C>(C);
+
+impl<C> tower::Service<Uri> for Counted<C>
+where
+    C: tower::Service<Uri>,
+{
+    type Response = C::Response;
+    type Error = C::Error;
+    type Future = C::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        crate::metrics::upstream_connection();
+        self.0.call(dst)
     }
 }
 

@@ -23,7 +23,7 @@ pub enum UpstreamIdentity {
 }
 
 /// One `[[auth.clients]]` entry.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
     pub secret_id: String,
@@ -148,39 +148,59 @@ impl ClientSet {
     }
 }
 
-/// Re-read the configured clients every `interval`; swap the set when it
-/// changed and parses, keep the old one (and say why) when it does not.
+/// Where the client set comes from; replaced on a configuration reload.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClientSource {
+    pub entries: Vec<ClientSettings>,
+    pub dir: Option<std::path::PathBuf>,
+    pub dir_upstream: UpstreamIdentity,
+}
+
+impl ClientSource {
+    pub fn load(&self) -> Result<ClientSet, String> {
+        ClientSet::load(&self.entries, self.dir.as_deref(), self.dir_upstream)
+    }
+}
+
+/// Load `source` into `cell` if it changed; keep the current set (and say
+/// why, once per distinct problem) if it does not load.
+pub fn refresh(
+    source: &ClientSource,
+    cell: &crate::credentials::Swappable<ClientSet>,
+    last_error: &mut Option<String>,
+) {
+    match source.load() {
+        Ok(set) => {
+            *last_error = None;
+            if *cell.load() != set {
+                let count = set.len();
+                cell.store(set);
+                tracing::info!(clients = count, "legacy client keys reloaded");
+                crate::metrics::reload("clients", true);
+            }
+        }
+        Err(e) => {
+            if last_error.as_deref() != Some(e.as_str()) {
+                tracing::error!(error = %e, "legacy client keys reload failed; keeping the current set");
+                crate::metrics::reload("clients", false);
+                *last_error = Some(e);
+            }
+        }
+    }
+}
+
+/// Re-read the clients every `interval`.
 pub async fn watch(
-    entries: Vec<ClientSettings>,
-    dir: Option<std::path::PathBuf>,
-    dir_upstream: UpstreamIdentity,
+    source: std::sync::Arc<crate::credentials::Swappable<ClientSource>>,
     cell: std::sync::Arc<crate::credentials::Swappable<ClientSet>>,
     interval: std::time::Duration,
 ) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_error: Option<String> = None;
+    let mut last_error = None;
     loop {
         tick.tick().await;
-        match ClientSet::load(&entries, dir.as_deref(), dir_upstream) {
-            Ok(set) => {
-                last_error = None;
-                if *cell.load() != set {
-                    let count = set.len();
-                    cell.store(set);
-                    tracing::info!(clients = count, "legacy client keys reloaded");
-                    crate::metrics::reload("clients", true);
-                }
-            }
-            Err(e) => {
-                // Say it once per distinct problem, not every tick.
-                if last_error.as_deref() != Some(e.as_str()) {
-                    tracing::error!(error = %e, "legacy client keys reload failed; keeping the current set");
-                    crate::metrics::reload("clients", false);
-                    last_error = Some(e);
-                }
-            }
-        }
+        refresh(&source.load(), &cell, &mut last_error);
     }
 }
 

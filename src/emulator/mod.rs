@@ -50,7 +50,13 @@ pub struct EmulatorConfig {
     pub keys: HashMap<String, String>,
     /// Largest allowed `|now - X-TC-Timestamp|`, seconds.
     pub max_skew_secs: u64,
+    /// Keys that can change while the emulator runs (the embedded emulator
+    /// follows the bridge's reloaded client set), asked after `keys`.
+    pub live_keys: Option<LiveKeys>,
 }
+
+/// SecretId → SecretKey, looked up at request time.
+pub type LiveKeys = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 impl EmulatorConfig {
     /// A config with one key pair and the default skew.
@@ -58,6 +64,26 @@ impl EmulatorConfig {
         EmulatorConfig {
             keys: HashMap::from([(secret_id.into(), secret_key.into())]),
             max_skew_secs: DEFAULT_MAX_SKEW_SECS,
+            live_keys: None,
+        }
+    }
+
+    /// The key set to verify one request against.
+    fn keys_for(&self, headers: &http::HeaderMap) -> std::borrow::Cow<'_, HashMap<String, String>> {
+        let Some(live) = &self.live_keys else {
+            return std::borrow::Cow::Borrowed(&self.keys);
+        };
+        let id = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::scf3::tc3::parse_authorization(v).ok())
+            .map(|a| a.secret_id.to_owned());
+        match id {
+            Some(id) if !self.keys.contains_key(&id) => match live(&id) {
+                Some(key) => std::borrow::Cow::Owned(HashMap::from([(id, key)])),
+                None => std::borrow::Cow::Borrowed(&self.keys),
+            },
+            _ => std::borrow::Cow::Borrowed(&self.keys),
         }
     }
 }
@@ -67,6 +93,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             keys: HashMap::new(),
             max_skew_secs: DEFAULT_MAX_SKEW_SECS,
+            live_keys: None,
         }
     }
 }
@@ -233,7 +260,8 @@ where
         headers: &parts.headers,
         body: &body,
     };
-    auth::verify(&received, &config.keys, now, config.max_skew_secs)?;
+    let keys = config.keys_for(&parts.headers);
+    auth::verify(&received, &keys, now, config.max_skew_secs)?;
     let region = request::check_common_headers(&parts.headers)?;
     let call = request::parse_body(region, &body)?;
     drop(body);

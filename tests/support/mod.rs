@@ -23,6 +23,8 @@ pub fn env(pairs: &[(&str, &str)]) -> EnvMap {
         .collect();
     m.entry("SCF_BRIDGE__SERVER__LISTEN".into())
         .or_insert_with(|| "127.0.0.1:0".into());
+    m.entry("SCF_BRIDGE__ADMIN__LISTEN".into())
+        .or_insert_with(|| "127.0.0.1:0".into());
     m
 }
 
