@@ -9,7 +9,10 @@
 #   * PromQL of the alert rules and the Grafana dashboard, parsed and
 #     type-checked (deploy/tools/promql-check, a tiny Rust tool), with metric
 #     and label names checked against src/metrics.rs;
-#   * every rendered scf-bridge.toml through the real binary's `check-config`;
+#   * every rendered scf-bridge.toml through the real binary's `check-config`,
+#     then a smoke run of the binary on each overlay's configuration with its
+#     Secrets laid out as the kubelet does (TLS for scf.api.qcloud.com, legacy
+#     signatures, key rotation, drain on SIGTERM; upstream in dry-run);
 #   * a self-test: deliberately broken renders must each be rejected.
 #
 # Installs what it needs itself, under target/: a Python venv
@@ -122,6 +125,13 @@ done
 step "validate"
 "$VENV/bin/python" "$ROOT/deploy/tools/validate_manifests.py" \
   --repo "$ROOT" --promql-check "$PROMQL_CHECK" --bridge-bin "$SCF_BRIDGE_BIN" "${rendered[@]}"
+
+# --- smoke run of the binary on each overlay's configuration ---------------
+step "smoke: scf-bridge on each overlay's configuration (loopback, dry-run upstream)"
+"$VENV/bin/python" "$ROOT/deploy/tools/smoke_configs.py" --bridge-bin "$SCF_BRIDGE_BIN" \
+  --rendered "overlays/standalone=$OUT/overlays-standalone.yaml" \
+  --rendered "overlays/sidecar=$OUT/overlays-sidecar.yaml" \
+  --rendered "overlays/migration=$OUT/overlays-migration.yaml"
 
 # --- the validator's own self-test -------------------------------------------
 step "validator self-test (each deliberate breakage must be caught)"
