@@ -728,6 +728,23 @@ def main() -> int:
 
     check_promql(queries, recorded, args.promql_check, metrics_rs)
 
+    # docs/operations.md must say what to do for every X-Scf-Bridge-Error kind
+    # the code can produce, and for every legacy code of the runbook table.
+    with open(os.path.join(args.repo, "src", "error.rs"), encoding="utf-8") as f:
+        error_rs = f.read()
+    name_fn = error_rs[error_rs.find("pub fn name(self)"):]
+    kinds = re.findall(r'=> "([a-z-]+)",', name_fn[:name_fn.find("\n    }\n")])
+    with open(os.path.join(args.repo, "docs", "operations.md"), encoding="utf-8") as f:
+        ops = f.read()
+    R.ok(len(kinds) >= 20, "docs", f"found only {len(kinds)} error kinds in src/error.rs")
+    for kind in kinds:
+        R.ok(f"| `{kind}` |" in ops, "docs", f"docs/operations.md has no row for X-Scf-Bridge-Error `{kind}`")
+    for code in (0, 4000, 4100, 4101, 4102, 4104, 4105, 4106, 4200, 4300, 4400, 4500,
+                 5000, 5100, 5300, 6000, 6100, 6200):
+        R.ok(re.search(rf"^\| {code} \|", ops, re.M) is not None, "docs",
+             f"docs/operations.md has no row for legacy code {code}")
+    print(f"  docs: operations.md covers {len(kinds)} X-Scf-Bridge-Error kinds from src/error.rs and 18 legacy codes")
+
     if args.bridge_bin:
         with tempfile.TemporaryDirectory() as tmp:
             check_config_with_binary(rendered, args.bridge_bin, tmp)
