@@ -169,18 +169,20 @@ fn leaf() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn any_json() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(6, 96, 8, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::vec((key(), inner), 0..8)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
-        ]
-    })
+fn any_json() -> BoxedStrategy<Value> {
+    leaf()
+        .prop_recursive(6, 96, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::vec((key(), inner), 0..8)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
+            ]
+        })
+        .boxed()
 }
 
 /// Right-typed or not: strings, numbers, nulls, or anything.
-fn field_value() -> impl Strategy<Value = Value> {
+fn field_value() -> BoxedStrategy<Value> {
     prop_oneof![
         any::<String>().prop_map(Value::String),
         any::<i64>().prop_map(|n| json!(n)),
@@ -188,6 +190,7 @@ fn field_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any_json(),
     ]
+    .boxed()
 }
 
 fn number() -> impl Strategy<Value = Value> {
@@ -204,13 +207,14 @@ fn string() -> impl Strategy<Value = Value> {
 
 /// A field mostly as SCF sends it, sometimes absent, null or of any type,
 /// so that whole envelopes are often right and often just wrong.
-fn field(right: impl Strategy<Value = Value> + 'static) -> impl Strategy<Value = Option<Value>> {
+fn field(right: impl Strategy<Value = Value> + 'static) -> BoxedStrategy<Option<Value>> {
     prop_oneof![
         14 => right.prop_map(Some),
         4 => Just(None),
         1 => Just(Some(Value::Null)),
         1 => field_value().prop_map(Some),
     ]
+    .boxed()
 }
 
 fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
@@ -224,7 +228,7 @@ fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
 
 /// `{"Response":{"Result"?,"Error"?,"RequestId"?}}` with every field
 /// maybe missing, null, or of the wrong type.
-fn near_miss_envelope() -> impl Strategy<Value = Value> {
+fn near_miss_envelope() -> BoxedStrategy<Value> {
     let result = (
         (
             field(string()),
@@ -269,6 +273,7 @@ fn near_miss_envelope() -> impl Strategy<Value = Value> {
                 ("RequestId", request_id),
             ])})
         })
+        .boxed()
 }
 
 /// JSON number literals serde_json may refuse or keep only approximately:
