@@ -10,29 +10,33 @@ REPO_ROOT=$PWD
 
 stage() { printf '\n\033[1m===== [%s] %s =====\033[0m\n' "$(date +%H:%M:%S)" "$*"; }
 
-stage "1/7 cargo fmt --check"
+stage "1/8 cargo fmt --check (crate and fuzz targets)"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 
-stage "2/7 cargo clippy (all targets, -D warnings)"
+stage "2/8 cargo clippy (all targets, -D warnings)"
 cargo clippy --all-targets -- -D warnings
 
-stage "3/7 cargo test (all targets + doc tests)"
+stage "3/8 cargo test (all targets + doc tests)"
 cargo test --all-targets
 if [ -f src/lib.rs ]; then
   cargo test --doc
 fi
 
-stage "4/7 cargo build --bin scf-bridge"
+stage "4/8 cargo build --bin scf-bridge"
 cargo build --bin scf-bridge
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export SCF_BRIDGE_BIN="$TARGET_DIR/debug/scf-bridge"
 [ -x "$SCF_BRIDGE_BIN" ] || { echo "error: $SCF_BRIDGE_BIN was not built" >&2; exit 1; }
 
-stage "5/7 deploy/: render and validate every overlay, smoke-run each configuration"
+stage "5/8 fuzz: a short bounded run of every target (docs/fuzzing.md)"
+./scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+
+stage "6/8 deploy/: render and validate every overlay, smoke-run each configuration"
 ./scripts/validate-deploy.sh
 
-stage "6/7 Python client environment ($TARGET_DIR/pyenv)"
+stage "7/8 Python client environment ($TARGET_DIR/pyenv)"
 PYTHON=${PYTHON:-}
 if [ -z "$PYTHON" ]; then
   for candidate in python3.11 python3.12 python3.13 python3; do
@@ -63,7 +67,7 @@ fi
 "$VENV/bin/python" -m pip --disable-pip-version-check list 2>/dev/null \
   | grep -Ei '^(qcloudapi-sdk-python|tencentcloud-sdk-python-(common|scf)|pytest) ' || true
 
-stage "7/7 pytest tests/clients (real SDKs, real processes; SCF_BRIDGE_BIN=$SCF_BRIDGE_BIN)"
+stage "8/8 pytest tests/clients (real SDKs, real processes; SCF_BRIDGE_BIN=$SCF_BRIDGE_BIN)"
 "$VENV/bin/python" -m pytest tests/clients -o cache_dir="$TARGET_DIR/pytest-cache" "$@"
 
 stage "all stages passed"

@@ -385,17 +385,6 @@ async fn scripted_upstream(body: Arc<Mutex<Bytes>>) -> SocketAddr {
 /// was unusable.
 #[test]
 fn through_the_bridge_any_upstream_body_gets_a_well_formed_answer() {
-    // The composed strategies recurse deeply while generating in a debug
-    // build; the default 2 MiB test thread is not enough for them.
-    std::thread::Builder::new()
-        .stack_size(32 << 20)
-        .spawn(through_the_bridge)
-        .unwrap()
-        .join()
-        .unwrap();
-}
-
-fn through_the_bridge() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let body: Arc<Mutex<Bytes>> = Arc::default();
     let bridge = rt.block_on(async {
