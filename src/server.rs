@@ -176,7 +176,7 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
             started,
         );
     };
-    crate::metrics::in_flight(1.0);
+    let _counted = InFlight::enter();
     let host = req
         .headers()
         .get(http::header::HOST)
@@ -205,8 +205,24 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
             Reply::from_error(e, RequestInfo::default())
         }
     };
-    crate::metrics::in_flight(-1.0);
     finish(fe, &method, reply, &request_id, started)
+}
+
+/// Counts a request in the in-flight gauge until dropped — also when the
+/// client goes away and hyper drops the request's future.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        crate::metrics::in_flight(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        crate::metrics::in_flight(-1.0);
+    }
 }
 
 fn finish(
@@ -220,9 +236,7 @@ fn finish(
     crate::metrics::request(
         reply.info.action.as_deref().unwrap_or(""),
         reply.answer.code,
-        fe.function_label
-            .then_some(reply.info.function.as_deref().unwrap_or(""))
-            .filter(|_| reply.info.function.is_some()),
+        reply.info.function.as_deref().filter(|_| fe.function_label),
         elapsed,
     );
     log_request(method, &reply, request_id, elapsed);
