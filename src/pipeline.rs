@@ -2,6 +2,8 @@
 //! decode → parse → translate → sign → send → map back.
 //! HTTP concerns (paths, methods, bodies, limits) stay in `server`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +13,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TY
 use http::StatusCode;
 
 use crate::auth::{Signer, Verifier};
+use crate::config::Secret;
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
 use crate::error::{BridgeError, ErrorKind};
@@ -127,6 +130,9 @@ impl Bridge {
             }
             None => Signer::Bridge,
         };
+        // The decoded text is only needed to verify; free it before the 3.0
+        // body (another copy of `param`) is built.
+        drop(params);
         let LegacyAction::InvokeFunction(f) = &request.action;
         info.function = Some(f.function_name.clone());
         info.namespace = f.namespace.clone();
@@ -150,7 +156,7 @@ impl Bridge {
             })?,
         };
 
-        let body = Bytes::from(translate::to_invoke(f).to_json());
+        let body = Bytes::from(translate::invoke_body(f));
         let target = self.upstream.target(&region)?;
         let headers = signed_headers(&target.host, &region, &body, keys, now)?;
 
@@ -219,14 +225,15 @@ pub fn signed_headers(
         headers: &to_sign,
         payload: body,
     };
-    let signed = tc3::sign(
+    let date = tc3::utc_date(timestamp);
+    let key = cached_signing_key(&keys.secret_id, &keys.secret_key, &date);
+    let signed = tc3::sign_with_key(
         &request,
-        &tc3::SigningParams {
-            secret_id: &keys.secret_id,
-            secret_key: keys.secret_key.expose(),
-            service: invoke::SERVICE,
-            timestamp,
-        },
+        &keys.secret_id,
+        &key,
+        &date,
+        invoke::SERVICE,
+        timestamp,
     );
     let value = |s: &str| {
         HeaderValue::from_str(s).map_err(|_| {
@@ -265,6 +272,49 @@ pub fn signed_headers(
     auth.set_sensitive(true);
     h.insert(AUTHORIZATION, auth);
     Ok(h)
+}
+
+/// Most derived keys each worker thread keeps (one per SecretId in use).
+const SIGNING_KEY_CACHE_MAX: usize = 64;
+
+/// The TC3 derived keys (`SecretSigning`) of one worker thread, for one UTC
+/// date: SecretId → (the secret key it was derived from, the key).
+#[derive(Default)]
+struct SigningKeyCache {
+    date: String,
+    keys: HashMap<String, (Secret, tc3::SigningKey)>,
+}
+
+thread_local! {
+    static SIGNING_KEYS: RefCell<SigningKeyCache> = RefCell::new(SigningKeyCache::default());
+}
+
+/// `tc3::signing_key(secret_key, date, "scf")`, derived once per key pair
+/// and day on each worker thread instead of on every request (the
+/// derivation is three HMACs). A changed secret key for the same SecretId
+/// (rotation) is derived afresh; the cache is emptied when the date moves on
+/// and when it would exceed [`SIGNING_KEY_CACHE_MAX`] entries.
+fn cached_signing_key(secret_id: &str, secret_key: &Secret, date: &str) -> tc3::SigningKey {
+    SIGNING_KEYS.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if cache.date != date {
+            cache.keys.clear();
+            cache.date = date.to_owned();
+        }
+        if let Some((secret, key)) = cache.keys.get(secret_id) {
+            if secret == secret_key {
+                return key.clone();
+            }
+        }
+        let key = tc3::signing_key(secret_key.expose(), date, invoke::SERVICE);
+        if cache.keys.len() >= SIGNING_KEY_CACHE_MAX {
+            cache.keys.clear();
+        }
+        cache
+            .keys
+            .insert(secret_id.to_owned(), (secret_key.clone(), key.clone()));
+        key
+    })
 }
 
 /// SCF's event limits (6 MB sync, 128 KB async), checked before anything
@@ -347,4 +397,92 @@ fn request_error(e: RequestError) -> BridgeError {
         RequestError::InvalidValue { .. } => ErrorKind::InvalidParameterValue,
     };
     BridgeError::new(kind, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(id: &str, key: &str) -> KeyPair {
+        KeyPair {
+            secret_id: id.into(),
+            secret_key: Secret::new(key),
+            token: None,
+        }
+    }
+
+    /// The `Authorization` `tc3::sign` makes, deriving the key itself.
+    fn uncached(host: &str, body: &[u8], k: &KeyPair, ts: u64) -> String {
+        let headers = [("content-type", "application/json"), ("host", host)];
+        let req = tc3::SignableRequest {
+            method: "POST",
+            uri: "/",
+            query: "",
+            headers: &headers,
+            payload: body,
+        };
+        tc3::sign(
+            &req,
+            &tc3::SigningParams {
+                secret_id: &k.secret_id,
+                secret_key: k.secret_key.expose(),
+                service: invoke::SERVICE,
+                timestamp: ts,
+            },
+        )
+        .authorization
+    }
+
+    fn cached(host: &str, body: &[u8], k: &KeyPair, ts: u64) -> String {
+        let h = signed_headers(
+            &HeaderValue::from_str(host).unwrap(),
+            "ap-guangzhou",
+            body,
+            k,
+            ts,
+        )
+        .expect("signs");
+        h[AUTHORIZATION].to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn cached_signing_key_signs_exactly_as_deriving_every_time() {
+        let host = "scf.tencentcloudapi.com";
+        let a = keys("AKIDa", "key-a");
+        let b = keys("AKIDb", "key-b");
+        let day = 1_700_000_000;
+        // Same key twice (second from the cache), another key, back again,
+        // and across a UTC midnight.
+        for (k, ts) in [
+            (&a, day),
+            (&a, day + 1),
+            (&b, day + 2),
+            (&a, day + 3),
+            (&a, day + 86_400),
+            (&b, day + 86_400),
+        ] {
+            assert_eq!(cached(host, b"{}", k, ts), uncached(host, b"{}", k, ts));
+        }
+    }
+
+    #[test]
+    fn a_rotated_secret_key_for_the_same_secret_id_is_not_served_from_the_cache() {
+        let host = "h";
+        let ts = 1_700_000_000;
+        let old = keys("AKIDrot", "old-key");
+        let new = keys("AKIDrot", "new-key");
+        assert_eq!(cached(host, b"x", &old, ts), uncached(host, b"x", &old, ts));
+        assert_eq!(cached(host, b"x", &new, ts), uncached(host, b"x", &new, ts));
+        assert_ne!(cached(host, b"x", &old, ts), cached(host, b"x", &new, ts));
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let ts = 1_700_000_000;
+        for i in 0..(SIGNING_KEY_CACHE_MAX * 2 + 3) {
+            let k = keys(&format!("AKID{i}"), &format!("key{i}"));
+            assert_eq!(cached("h", b"", &k, ts), uncached("h", b"", &k, ts));
+        }
+        SIGNING_KEYS.with(|c| assert!(c.borrow().keys.len() <= SIGNING_KEY_CACHE_MAX));
+    }
 }

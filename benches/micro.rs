@@ -1,0 +1,232 @@
+//! Criterion micro-benchmarks of the per-request CPU work of the bridge, each
+//! at 256 B, 1 KB, 16 KB and 1 MB of payload:
+//!
+//! * `tc3_sign`: TC3-HMAC-SHA256 over an `Invoke` body of that size, deriving
+//!   the key every time (`tc3::sign`) and with a cached key
+//!   (`tc3::sign_with_key`);
+//! * `legacy_sign` / `legacy_verify`: the v1 string to sign plus HmacSHA256
+//!   (and HmacSHA1 for `verify`) over an `InvokeFunction` whose `param` has
+//!   that size;
+//! * `decode_form`: the form body of that request;
+//! * `map_response`: `invoke::parse_response` + `translate::from_outcome` +
+//!   `LegacyAnswer::to_json` of a 3.0 answer whose `RetMsg` has that size.
+//!
+//! Run: `cargo bench --bench micro` (add `-- --quick` for a short pass).
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use scf_bridge::legacy::decode::{decode_form, encode_form};
+use scf_bridge::legacy::request::{InvokeFunction, InvokeType, LogType};
+use scf_bridge::legacy::signature::{self, SignatureMethod, LEGACY_PATH};
+use scf_bridge::scf3::{invoke, tc3};
+use scf_bridge::translate;
+
+const SIZES: [(&str, usize); 4] = [
+    ("256B", 256),
+    ("1KB", 1024),
+    ("16KB", 16 * 1024),
+    ("1MB", 1024 * 1024),
+];
+
+const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3Cozk1qA";
+const HOST: &str = "scf.api.qcloud.com";
+const TIMESTAMP: u64 = 1_700_000_000;
+
+/// A JSON event of exactly `size` bytes: `{"data":"xxxx…"}` with a mix of
+/// letters, spaces and punctuation, so form encoding has work to do.
+fn event(size: usize) -> String {
+    const FILL: &[u8] = b"The quick brown fox, 42 jumps over: the lazy dog! ";
+    let overhead = r#"{"data":""}"#.len();
+    let mut s = String::with_capacity(size);
+    s.push_str(r#"{"data":""#);
+    for i in 0..size.saturating_sub(overhead) {
+        s.push(char::from(FILL[i % FILL.len()]));
+    }
+    s.push_str(r#""}"#);
+    assert_eq!(s.len(), size.max(overhead));
+    s
+}
+
+/// The legacy form of an `InvokeFunction` call with `param` = `event`,
+/// signed with HmacSHA256 as the Python SDK would send it.
+fn legacy_form(event: &str) -> String {
+    let mut pairs: Vec<(&str, String)> = vec![
+        ("Action", "InvokeFunction".into()),
+        ("Region", "gz".into()),
+        ("Timestamp", TIMESTAMP.to_string()),
+        ("Nonce", "48151".into()),
+        ("SecretId", "AKIDbenchbenchbenchbenchbench".into()),
+        ("SignatureMethod", "HmacSHA256".into()),
+        ("functionName", "hello".into()),
+        ("invokeType", "RequestResponse".into()),
+        ("logType", "None".into()),
+        ("param", event.to_owned()),
+    ];
+    let unsigned = encode_form(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+    let params = decode_form(unsigned.as_bytes()).expect("decodes");
+    let sts = signature::string_to_sign("POST", HOST, LEGACY_PATH, &params);
+    pairs.push((
+        "Signature",
+        signature::sign(KEY, SignatureMethod::HmacSha256, &sts),
+    ));
+    encode_form(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+}
+
+/// The `Invoke` body the bridge would send for `param` = `event`.
+fn invoke_body(event: &str) -> Vec<u8> {
+    let f = InvokeFunction {
+        function_name: "hello".into(),
+        invoke_type: InvokeType::RequestResponse,
+        param: Some(event.to_owned()),
+        log_type: LogType::None,
+        namespace: None,
+        version: None,
+    };
+    translate::to_invoke(&f).to_json()
+}
+
+/// A 3.0 `Invoke` answer whose `RetMsg` is a JSON string of `size` bytes.
+fn invoke_answer(size: usize) -> Vec<u8> {
+    let ret_msg = event(size);
+    serde_json::to_vec(&serde_json::json!({
+        "Response": {
+            "Result": {
+                "MemUsage": 3_207_168,
+                "Log": "",
+                "RetMsg": ret_msg,
+                "BillDuration": 1,
+                "FunctionRequestId": "6add56fa-68d3-4c87-8e1b-6b2e45a0b1f3",
+                "Duration": 0.826,
+                "ErrMsg": "",
+                "InvokeResult": 0
+            },
+            "RequestId": "c2af8a64-7f3e-4b0a-9d2c-5b2f0b1e6a11"
+        }
+    }))
+    .expect("serializes")
+}
+
+fn tc3_sign(c: &mut Criterion) {
+    // The work a cached derived key saves on every request: three HMACs.
+    let date = tc3::utc_date(TIMESTAMP);
+    c.bench_function("tc3_signing_key_derivation", |b| {
+        b.iter(|| tc3::signing_key(black_box(KEY), black_box(&date), invoke::SERVICE))
+    });
+    let mut g = c.benchmark_group("tc3_sign");
+    let host = "scf.tencentcloudapi.com";
+    let headers = [("content-type", "application/json"), ("host", host)];
+    for (name, size) in SIZES {
+        let body = invoke_body(&event(size));
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        let req = tc3::SignableRequest {
+            method: "POST",
+            uri: "/",
+            query: "",
+            headers: &headers,
+            payload: &body,
+        };
+        let params = tc3::SigningParams {
+            secret_id: "AKIDbenchbenchbenchbenchbench",
+            secret_key: KEY,
+            service: invoke::SERVICE,
+            timestamp: TIMESTAMP,
+        };
+        g.bench_with_input(BenchmarkId::new("derive_key", name), &req, |b, req| {
+            b.iter(|| tc3::sign(black_box(req), black_box(&params)))
+        });
+        let date = tc3::utc_date(TIMESTAMP);
+        let key = tc3::signing_key(KEY, &date, invoke::SERVICE);
+        g.bench_with_input(BenchmarkId::new("cached_key", name), &req, |b, req| {
+            b.iter(|| {
+                tc3::sign_with_key(
+                    black_box(req),
+                    "AKIDbenchbenchbenchbenchbench",
+                    &key,
+                    &date,
+                    invoke::SERVICE,
+                    TIMESTAMP,
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+fn legacy_signature(c: &mut Criterion) {
+    let mut g = c.benchmark_group("legacy_signature");
+    for (name, size) in SIZES {
+        let form = legacy_form(&event(size));
+        let params = decode_form(form.as_bytes()).expect("decodes");
+        let sig = params.get("Signature").expect("signed").to_owned();
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_with_input(BenchmarkId::new("sign_sha256", name), &params, |b, p| {
+            b.iter(|| {
+                let sts = signature::string_to_sign("POST", HOST, LEGACY_PATH, black_box(p));
+                signature::sign(KEY, SignatureMethod::HmacSha256, &sts)
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("verify_sha256", name), &params, |b, p| {
+            b.iter(|| {
+                let sts = signature::string_to_sign("POST", HOST, LEGACY_PATH, black_box(p));
+                assert!(signature::verify(
+                    KEY,
+                    SignatureMethod::HmacSha256,
+                    &sts,
+                    &sig
+                ));
+            })
+        });
+        let sts = signature::string_to_sign("POST", HOST, LEGACY_PATH, &params);
+        let sig1 = signature::sign(KEY, SignatureMethod::HmacSha1, &sts);
+        g.bench_with_input(BenchmarkId::new("verify_sha1", name), &params, |b, p| {
+            b.iter(|| {
+                let sts = signature::string_to_sign("POST", HOST, LEGACY_PATH, black_box(p));
+                assert!(signature::verify(
+                    KEY,
+                    SignatureMethod::HmacSha1,
+                    &sts,
+                    &sig1
+                ));
+            })
+        });
+    }
+    g.finish();
+}
+
+fn form_decode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode_form");
+    for (name, size) in SIZES {
+        let form = legacy_form(&event(size));
+        g.throughput(Throughput::Bytes(form.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(name), &form, |b, f| {
+            b.iter(|| decode_form(black_box(f.as_bytes())).expect("decodes"))
+        });
+    }
+    g.finish();
+}
+
+fn map_response(c: &mut Criterion) {
+    let mut g = c.benchmark_group("map_response");
+    for (name, size) in SIZES {
+        let body = invoke_answer(size);
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(name), &body, |b, body| {
+            b.iter(|| {
+                let outcome = invoke::parse_response(black_box(body)).expect("parses");
+                let t = translate::from_outcome(outcome, InvokeType::RequestResponse);
+                t.answer.to_json()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    tc3_sign,
+    legacy_signature,
+    form_decode,
+    map_response
+);
+criterion_main!(benches);
