@@ -133,6 +133,11 @@ pub struct ServerSettings {
     pub tls_key: Option<PathBuf>,
     /// Largest request body accepted (a 6 MB `param` form-encoded grows up to 3x).
     pub max_body_bytes: usize,
+    /// Largest request target (path and query) answered normally; larger
+    /// ones get a legacy error (past 1 MiB of head, HTTP 431 from hyper).
+    pub max_uri_bytes: usize,
+    /// Largest total size of the request's header names and values.
+    pub max_header_bytes: usize,
     /// Time allowed for a client to send the request head.
     pub header_read_timeout_ms: u64,
     /// Time allowed for a client to send the request body.
@@ -189,6 +194,8 @@ pub const DEFAULTS: &str = r#"
 [server]
 listen = "127.0.0.1:8080"
 max_body_bytes = 20971520
+max_uri_bytes = 65536
+max_header_bytes = 65536
 header_read_timeout_ms = 10000
 body_read_timeout_ms = 30000
 max_in_flight = 1024

@@ -33,6 +33,9 @@ pub const BRIDGE_ERROR_HEADER: &str = "x-scf-bridge-error";
 /// Header carrying SCF's `RequestId`.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// hyper's read buffer for a request head.
+pub const HEAD_BUFFER_BYTES: usize = 1024 * 1024;
+
 /// Header carrying the bridge's own id for the request.
 pub const BRIDGE_REQUEST_ID_HEADER: &str = "x-scf-bridge-request-id";
 
@@ -81,7 +84,10 @@ pub async fn serve(
         .header_read_timeout(Duration::from_millis(
             frontend.settings.header_read_timeout_ms,
         ))
-        .keep_alive(true);
+        .keep_alive(true)
+        // Room to read heads past our own limits, so that those get a legacy
+        // answer; beyond this hyper answers 431 itself.
+        .max_buf_size(HEAD_BUFFER_BYTES);
     let http = Arc::new(http);
     tokio::pin!(shutdown);
     loop {
@@ -170,7 +176,7 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
             started,
         );
     };
-    crate::metrics::in_flight(1.0);
+    let _counted = InFlight::enter();
     let host = req
         .headers()
         .get(http::header::HOST)
@@ -199,8 +205,24 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
             Reply::from_error(e, RequestInfo::default())
         }
     };
-    crate::metrics::in_flight(-1.0);
     finish(fe, &method, reply, &request_id, started)
+}
+
+/// Counts a request in the in-flight gauge until dropped — also when the
+/// client goes away and hyper drops the request's future.
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        crate::metrics::in_flight(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        crate::metrics::in_flight(-1.0);
+    }
 }
 
 fn finish(
@@ -214,9 +236,7 @@ fn finish(
     crate::metrics::request(
         reply.info.action.as_deref().unwrap_or(""),
         reply.answer.code,
-        fe.function_label
-            .then_some(reply.info.function.as_deref().unwrap_or(""))
-            .filter(|_| reply.info.function.is_some()),
+        reply.info.function.as_deref().filter(|_| fe.function_label),
         elapsed,
     );
     log_request(method, &reply, request_id, elapsed);
@@ -255,6 +275,30 @@ async fn read_params(
     fe: &Frontend,
     req: Request<Incoming>,
 ) -> Result<(Bytes, Option<OwnedSemaphorePermit>), BridgeError> {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > fe.settings.max_uri_bytes {
+        return Err(BridgeError::new(
+            ErrorKind::InvalidParameter,
+            format!(
+                "the request URI is {uri_len} bytes, more than {}; send large parameters by POST",
+                fe.settings.max_uri_bytes
+            ),
+        ));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    if header_bytes > fe.settings.max_header_bytes {
+        return Err(BridgeError::new(
+            ErrorKind::InvalidParameter,
+            format!(
+                "the request headers are {header_bytes} bytes, more than {}",
+                fe.settings.max_header_bytes
+            ),
+        ));
+    }
     if req.uri().path() != LEGACY_PATH {
         return Err(BridgeError::new(
             ErrorKind::NotFound,

@@ -9,16 +9,17 @@ use crate::legacy::answer::{codes, LegacyAnswer};
 use crate::legacy::request::{InvokeFunction, InvokeType, LogType};
 use crate::scf3::invoke::{self, InvokeRequest, InvokeResult, Outcome};
 
-/// The 3.0 `Invoke` body for a legacy `InvokeFunction`. `param` is passed on
+/// The 3.0 `Invoke` body for a legacy `InvokeFunction`: only what the caller
+/// sent (SCF's defaults equal the legacy ones). `param` is passed on
 /// verbatim as `ClientContext`; `version` becomes `Qualifier`. Nothing else
 /// of the legacy request reaches the body.
 pub fn to_invoke(f: &InvokeFunction) -> InvokeRequest<'_> {
     InvokeRequest {
         function_name: &f.function_name,
-        invocation_type: Some(invocation_type(f.invoke_type)),
+        invocation_type: f.invoke_type_given.then(|| invocation_type(f.invoke_type)),
         qualifier: f.version.as_deref(),
         client_context: f.param.as_deref(),
-        log_type: Some(match f.log_type {
+        log_type: f.log_type_given.then_some(match f.log_type {
             LogType::None => invoke::LogType::None,
             LogType::Tail => invoke::LogType::Tail,
         }),
@@ -202,6 +203,8 @@ mod tests {
             log_type: LogType::None,
             namespace: None,
             version: None,
+            invoke_type_given: false,
+            log_type_given: false,
         }
     }
 
@@ -214,6 +217,8 @@ mod tests {
             log_type: LogType::Tail,
             namespace: Some("prod".into()),
             version: Some("3".into()),
+            invoke_type_given: true,
+            log_type_given: true,
         };
         let body: Value = serde_json::to_value(to_invoke(&f)).unwrap();
         assert_eq!(
@@ -252,7 +257,7 @@ mod tests {
             .keys()
             .map(|k| k.as_str())
             .collect();
-        assert_eq!(keys, ["FunctionName", "InvocationType", "LogType"]);
+        assert_eq!(keys, ["FunctionName"]);
     }
 
     fn result_from(json: &str) -> InvokeResult {

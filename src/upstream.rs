@@ -10,7 +10,7 @@ use http::header::{HeaderMap, HeaderValue, CONTENT_TYPE, HOST};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::{capture_connection, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -37,11 +37,12 @@ pub struct UpstreamResponse {
 }
 
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>,
     https: bool,
     authority: String,
     fixed: Option<Target>,
     timeout: Duration,
+    connect_timeout: Duration,
     connect_retries: u32,
     max_response_bytes: usize,
 }
@@ -72,13 +73,14 @@ impl Upstream {
             // A request that lost a race with a closing pooled connection
             // before a byte was written is re-sent by hyper on a fresh one.
             .retry_canceled_requests(true)
-            .build(connector);
+            .build(Counted(connector));
         let mut upstream = Upstream {
             client,
             https: *https,
             authority: authority.clone(),
             fixed: None,
             timeout: Duration::from_secs(settings.timeout_secs),
+            connect_timeout: Duration::from_millis(settings.connect_timeout_ms),
             connect_retries: settings.connect_retries,
             max_response_bytes: MAX_RESPONSE_BYTES,
         };
@@ -110,6 +112,12 @@ impl Upstream {
 
     /// POST a signed body. `headers` must already hold `Host` (the signed
     /// value), `Content-Type` and the `X-TC-*`/`Authorization` headers.
+    ///
+    /// One deadline covers the whole exchange, retries included. A failure
+    /// before any connection was made (refused, DNS, TLS handshake, connect
+    /// timeout) is retried up to `connect_retries` times while the deadline
+    /// allows; once a connection was handed the request, it is never sent
+    /// again.
     pub async fn send(
         &self,
         target: &Target,
@@ -117,26 +125,55 @@ impl Upstream {
         body: Bytes,
     ) -> Result<UpstreamResponse, BridgeError> {
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let exchange = async {
-            let mut attempt = 0u32;
-            loop {
-                match self.send_once(target, &headers, body.clone()).await {
-                    Err(e)
-                        if !e.may_have_reached_scf
-                            && e.kind == ErrorKind::UpstreamUnreachable
-                            && attempt < self.connect_retries =>
-                    {
-                        attempt += 1;
-                        let backoff = Duration::from_millis(50u64 << attempt.min(6));
-                        tracing::debug!(attempt, error = %e, "upstream not reached; retrying");
-                        tokio::time::sleep(backoff).await;
-                    }
-                    other => return other,
-                }
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let e = match self
+                .send_once(target, &headers, body.clone(), deadline)
+                .await
+            {
+                Ok(response) => return Ok(response),
+                Err(e) => e,
+            };
+            if e.kind != ErrorKind::UpstreamUnreachable || e.may_have_reached_scf {
+                return Err(e);
             }
-        };
-        match tokio::time::timeout_at(deadline, exchange).await {
+            let backoff = Duration::from_millis(50u64 << tries.min(6));
+            if tries > self.connect_retries || tokio::time::Instant::now() + backoff >= deadline {
+                return Err(gave_up(e, tries));
+            }
+            tracing::debug!(attempt = tries, error = %e, "upstream not reached; retrying");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        target: &Target,
+        headers: &HeaderMap,
+        body: Bytes,
+        deadline: tokio::time::Instant,
+    ) -> Result<UpstreamResponse, BridgeError> {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri(target.uri.clone())
+            .body(Full::new(body))
+            .map_err(|e| BridgeError::new(ErrorKind::Internal, e.to_string()))?;
+        *req.headers_mut() = headers.clone();
+        debug_assert!(req.headers().contains_key(HOST));
+        // Set once the client holds a connection for this request, before a
+        // byte of it is written: until then, nothing can have reached SCF.
+        let connection = capture_connection(&mut req);
+        match tokio::time::timeout_at(deadline, self.exchange(target, req)).await {
             Ok(result) => result,
+            Err(_) if connection.connection_metadata().is_none() => Err(BridgeError::new(
+                ErrorKind::UpstreamTimeout,
+                format!(
+                    "no connection to SCF endpoint {} within {} s; nothing was sent",
+                    host_str(&target.host),
+                    self.timeout.as_secs()
+                ),
+            )),
             Err(_) => Err(BridgeError::after_send(
                 ErrorKind::UpstreamTimeout,
                 format!(
@@ -147,24 +184,16 @@ impl Upstream {
         }
     }
 
-    async fn send_once(
+    async fn exchange(
         &self,
         target: &Target,
-        headers: &HeaderMap,
-        body: Bytes,
+        req: Request<Full<Bytes>>,
     ) -> Result<UpstreamResponse, BridgeError> {
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(target.uri.clone())
-            .body(Full::new(body))
-            .map_err(|e| BridgeError::new(ErrorKind::Internal, e.to_string()))?;
-        *req.headers_mut() = headers.clone();
-        debug_assert!(req.headers().contains_key(HOST));
         let resp = self
             .client
             .request(req)
             .await
-            .map_err(|e| classify_send_error(e, &target.host))?;
+            .map_err(|e| classify_send_error(e, &target.host, self.connect_timeout))?;
         let status = resp.status();
         let content_type = resp.headers().get(CONTENT_TYPE).cloned();
         let limited = Limited::new(resp.into_body(), self.max_response_bytes);
@@ -182,7 +211,10 @@ impl Upstream {
             Err(e) => {
                 return Err(BridgeError::after_send(
                     ErrorKind::UpstreamConnectionLost,
-                    format!("connection to SCF endpoint lost while reading the answer: {e}"),
+                    format!(
+                        "connection to SCF endpoint lost while reading the answer: {}",
+                        error_chain(&*e)
+                    ),
                 ))
             }
         };
@@ -194,22 +226,102 @@ impl Upstream {
     }
 }
 
+/// A connector that counts the connections it opens, so the pool's reuse
+/// can be read off the metrics (`connections / requests`).
+#[derive(Clone)]
+pub struct Counted<C>(C);
+
+impl<C> tower::Service<Uri> for Counted<C>
+where
+    C: tower::Service<Uri>,
+{
+    type Response = C::Response;
+    type Error = C::Error;
+    type Future = C::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, dst: Uri) -> Self::Future {
+        crate::metrics::upstream_connection();
+        self.0.call(dst)
+    }
+}
+
+/// Says how often a request that never left was tried.
+fn gave_up(mut e: BridgeError, tries: u32) -> BridgeError {
+    if tries > 1 {
+        e.detail
+            .push_str(&format!("; gave up after {tries} attempts"));
+    }
+    e
+}
+
+fn host_str(host: &HeaderValue) -> &str {
+    host.to_str().unwrap_or("?")
+}
+
 /// A connect failure (refused, DNS, TLS handshake, connect timeout) happened
 /// before a byte of the request was written; anything else may have been sent.
-fn classify_send_error(e: hyper_util::client::legacy::Error, host: &HeaderValue) -> BridgeError {
+fn classify_send_error(
+    e: hyper_util::client::legacy::Error,
+    host: &HeaderValue,
+    connect_timeout: Duration,
+) -> BridgeError {
     let chain = error_chain(&e);
-    let host = host.to_str().unwrap_or("?");
+    let host = host_str(host);
     if e.is_connect() {
-        BridgeError::new(
-            ErrorKind::UpstreamUnreachable,
-            format!("cannot connect to SCF endpoint {host}: {chain}"),
-        )
+        let what = if has_cause(&e, |c| c.is::<rustls::Error>()) {
+            format!("TLS handshake with SCF endpoint {host} failed")
+        } else if has_cause(&e, |c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        }) {
+            format!(
+                "cannot connect to SCF endpoint {host} within {} ms",
+                connect_timeout.as_millis()
+            )
+        } else {
+            format!("cannot connect to SCF endpoint {host}")
+        };
+        BridgeError::new(ErrorKind::UpstreamUnreachable, format!("{what}: {chain}"))
     } else {
         BridgeError::after_send(
             ErrorKind::UpstreamConnectionLost,
             format!("connection to SCF endpoint {host} failed: {chain}"),
         )
     }
+}
+
+/// Whether `e` or any of its causes is `wanted`. Errors wrapped in an
+/// `io::Error` (how rustls reaches hyper: tokio-rustls and hyper-rustls
+/// each wrap it) are opened too, since `io::Error::source` skips them.
+fn has_cause(
+    e: &(dyn std::error::Error + 'static),
+    wanted: impl Fn(&(dyn std::error::Error + 'static)) -> bool,
+) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        let mut inner = err;
+        loop {
+            if wanted(inner) {
+                return true;
+            }
+            match inner
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                Some(wrapped) => inner = wrapped,
+                None => break,
+            }
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// `a: b: c` from an error and its sources, for the operator.

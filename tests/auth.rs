@@ -57,6 +57,32 @@ fn signed_query(
     form(&pairs)
 }
 
+/// A signed HmacSHA1 GET for `host`, sent now; the legacy answer.
+async fn signed_get(
+    addr: std::net::SocketAddr,
+    host: &str,
+    id: &str,
+    key: &str,
+) -> serde_json::Value {
+    let q = signed_query("GET", host, id, key, SignatureMethod::HmacSha1, now(), &[]);
+    support::get(addr, &format!("/v2/index.php?{q}"))
+        .await
+        .json()
+}
+
+/// A verifying bridge whose clients come from `dir`, re-read every 100 ms.
+async fn dir_bridge(upstream: std::net::SocketAddr, dir: &std::path::Path) -> std::net::SocketAddr {
+    let endpoint = format!("http://{upstream}");
+    let dir_s = dir.display().to_string();
+    start_bridge(&[
+        ("SCF_BRIDGE__UPSTREAM__ENDPOINT", endpoint.as_str()),
+        ("SCF_BRIDGE__AUTH__MODE", "verify"),
+        ("SCF_BRIDGE__AUTH__CLIENTS_DIR", dir_s.as_str()),
+        ("SCF_BRIDGE__AUTH__RELOAD_INTERVAL_MS", "100"),
+    ])
+    .await
+}
+
 async fn verifying_bridge(
     upstream: std::net::SocketAddr,
     extra: &[(&str, &str)],
@@ -105,18 +131,7 @@ async fn valid_signatures_pass_for_get_and_post_with_both_methods() {
 async fn a_signature_for_the_legacy_host_verifies_when_routed_to_the_bridge() {
     let up = mock_upstream(RESULT).await;
     let addr = verifying_bridge(up.addr, &[]).await;
-    let q = signed_query(
-        "GET",
-        "scf.api.qcloud.com",
-        CALLER_ID,
-        CALLER_KEY,
-        SignatureMethod::HmacSha1,
-        now(),
-        &[],
-    );
-    let v = support::get(addr, &format!("/v2/index.php?{q}"))
-        .await
-        .json();
+    let v = signed_get(addr, "scf.api.qcloud.com", CALLER_ID, CALLER_KEY).await;
     assert_eq!(v["code"], 0, "{v}");
 }
 
@@ -275,25 +290,9 @@ async fn key_rotation_through_the_directory_loses_no_request() {
     let up = mock_upstream(RESULT).await;
     let dir = tempdir("rotation");
     std::fs::write(dir.join("AKIDold"), "old-key").unwrap();
-    let endpoint = format!("http://{}", up.addr);
-    let dir_s = dir.display().to_string();
-    let addr = start_bridge(&[
-        ("SCF_BRIDGE__UPSTREAM__ENDPOINT", endpoint.as_str()),
-        ("SCF_BRIDGE__AUTH__MODE", "verify"),
-        ("SCF_BRIDGE__AUTH__CLIENTS_DIR", dir_s.as_str()),
-        ("SCF_BRIDGE__AUTH__RELOAD_INTERVAL_MS", "100"),
-    ])
-    .await;
+    let addr = dir_bridge(up.addr, &dir).await;
     let host = addr.to_string();
-    let send = |id: &'static str, key: &'static str| {
-        let host = host.clone();
-        async move {
-            let q = signed_query("GET", &host, id, key, SignatureMethod::HmacSha1, now(), &[]);
-            support::get(addr, &format!("/v2/index.php?{q}"))
-                .await
-                .json()
-        }
-    };
+    let send = |id: &'static str, key: &'static str| signed_get(addr, &host, id, key);
     // The client keeps calling with the old key while the new one is added.
     std::fs::write(dir.join(".AKIDnew.tmp"), "new-key").unwrap();
     std::fs::rename(dir.join(".AKIDnew.tmp"), dir.join("AKIDnew")).unwrap();
@@ -330,29 +329,10 @@ async fn a_broken_key_directory_keeps_the_current_set() {
     let up = mock_upstream(RESULT).await;
     let dir = tempdir("broken");
     std::fs::write(dir.join(CALLER_ID), CALLER_KEY).unwrap();
-    let endpoint = format!("http://{}", up.addr);
-    let dir_s = dir.display().to_string();
-    let addr = start_bridge(&[
-        ("SCF_BRIDGE__UPSTREAM__ENDPOINT", endpoint.as_str()),
-        ("SCF_BRIDGE__AUTH__MODE", "verify"),
-        ("SCF_BRIDGE__AUTH__CLIENTS_DIR", dir_s.as_str()),
-        ("SCF_BRIDGE__AUTH__RELOAD_INTERVAL_MS", "100"),
-    ])
-    .await;
+    let addr = dir_bridge(up.addr, &dir).await;
     std::fs::write(dir.join("AKIDempty"), "").unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let q = signed_query(
-        "GET",
-        &addr.to_string(),
-        CALLER_ID,
-        CALLER_KEY,
-        SignatureMethod::HmacSha1,
-        now(),
-        &[],
-    );
-    let v = support::get(addr, &format!("/v2/index.php?{q}"))
-        .await
-        .json();
+    let v = signed_get(addr, &addr.to_string(), CALLER_ID, CALLER_KEY).await;
     assert_eq!(v["code"], 0, "old set kept: {v}");
 }
 
@@ -390,4 +370,40 @@ fn the_default_becomes_verify_off_loopback() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("auth.clients"), "{e}");
+}
+
+#[tokio::test]
+async fn a_full_replay_memory_refuses_instead_of_forgetting() {
+    let up = mock_upstream(RESULT).await;
+    let addr = verifying_bridge(up.addr, &[("SCF_BRIDGE__AUTH__REPLAY_CAPACITY", "2")]).await;
+    let host = addr.to_string();
+    let q: Vec<String> = (0..3)
+        .map(|_| {
+            signed_query(
+                "GET",
+                &host,
+                CALLER_ID,
+                CALLER_KEY,
+                SignatureMethod::HmacSha1,
+                now(),
+                &[],
+            )
+        })
+        .collect();
+    for q in &q[..2] {
+        let v = support::get(addr, &format!("/v2/index.php?{q}"))
+            .await
+            .json();
+        assert_eq!(v["code"], 0, "{v}");
+    }
+    let a = support::get(addr, &format!("/v2/index.php?{}", q[2])).await;
+    let v = a.json();
+    assert_eq!(v["code"], 4400, "{v}");
+    assert_eq!(a.header("x-scf-bridge-error"), Some("replay-memory-full"));
+    // The remembered ones are still refused as replays, not forgotten.
+    let v = support::get(addr, &format!("/v2/index.php?{}", q[0]))
+        .await
+        .json();
+    assert_eq!(v["code"], 4500, "{v}");
+    assert_eq!(up.requests().len(), 2);
 }

@@ -73,7 +73,7 @@ async fn outbound_request_is_a_signed_invoke_with_only_invoke_fields() {
     // Exact body bytes: only Invoke fields, the event as a string.
     assert_eq!(
         std::str::from_utf8(&r.body).unwrap(),
-        r#"{"FunctionName":"hello","InvocationType":"RequestResponse","Qualifier":"2","ClientContext":"{\"a\": 1}","LogType":"Tail","Namespace":"prod"}"#
+        r#"{"FunctionName":"hello","Qualifier":"2","ClientContext":"{\"a\": 1}","LogType":"Tail","Namespace":"prod"}"#
     );
 
     // The Authorization verifies for the Host that was sent.

@@ -125,6 +125,7 @@ impl Verifier {
                 ))
             }
             Seen::Full => {
+                crate::metrics::shed("replay_memory_full");
                 tracing::error!(
                     capacity = self.replay.capacity(),
                     "replay memory full; refusing requests until entries expire"

@@ -113,6 +113,10 @@ pub struct InvokeFunction {
     pub namespace: Option<String>,
     /// `version`, the function version (not the common `Version`).
     pub version: Option<String>,
+    /// Whether `invokeType` / `logType` were given: only what the caller
+    /// sent is passed on, and SCF applies its own defaults to the rest.
+    pub invoke_type_given: bool,
+    pub log_type_given: bool,
 }
 
 /// The supported legacy actions.
@@ -217,6 +221,8 @@ fn parse_invoke_function(params: &Params) -> Result<InvokeFunction, RequestError
         log_type,
         namespace: owned(params, "namespace"),
         version: owned(params, "version"),
+        invoke_type_given: non_empty(params, "invokeType").is_some(),
+        log_type_given: non_empty(params, "logType").is_some(),
     })
 }
 
@@ -304,6 +310,8 @@ mod tests {
                 log_type: LogType::Tail,
                 namespace: Some("ns".into()),
                 version: Some("3".into()),
+                invoke_type_given: true,
+                log_type_given: true,
             }
         );
     }
