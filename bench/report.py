@@ -229,11 +229,14 @@ def main():
              f"({q['body_bytes'] / 2**20:.2f} MiB form body) added latency ≤ 10 ms — "
              f"+{added / 1000:.1f} ms; peak memory {mult:.1f}× the body")
     if reuse:
-        ur, ua = reuse["upstream_requests"], reuse["upstream_accepts"]
-        rate = 1 - ua / ur if ur else 0
-        line(rate >= 0.99, f"upstream connection reuse ≥ 99% — {100 * rate:.3f}% "
-             f"(upstream's own count; the bridge's connection counter "
-             f"{'is present' if reuse['metric_connections_present'] else 'is absent'})")
+        if reuse["metric_connections_present"] and reuse["metric_upstream_requests"]:
+            mr, mc = reuse["metric_upstream_requests"], reuse["metric_upstream_connections"]
+            rate, src = 1 - mc / mr, "the bridge's /metrics"
+        else:
+            ur, ua = reuse["upstream_requests"], reuse["upstream_accepts"]
+            rate = 1 - ua / ur if ur else 0
+            src = "the upstream's count; the bridge's connection counter is absent"
+        line(rate >= 0.99, f"upstream connection reuse ≥ 99% — {100 * rate:.3f}% ({src})")
 
     if a.chart:
         chart(a.out, a.chart, m)
