@@ -87,6 +87,8 @@ need_apt=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v ss >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v pgrep >/dev/null 2>&1 || need_apt+=(procps)
 if [ ${#need_apt[@]} -gt 0 ]; then
     log "installing ${need_apt[*]} (apt-get)"
     export DEBIAN_FRONTEND=noninteractive
