@@ -82,6 +82,8 @@ fn invoke_body(event: &str) -> Vec<u8> {
         log_type: LogType::None,
         namespace: None,
         version: None,
+        invoke_type_given: true,
+        log_type_given: false,
     };
     translate::to_invoke(&f).to_json()
 }
