@@ -6,6 +6,8 @@
 //!   (the 3.0 dialect and TC3 signing), [`translate`] (between the two),
 //!   [`error`] (the one error type and its legacy answer);
 //! - the shell: [`config`] (settings), [`credentials`] (swappable key pairs),
+//!   [`logging`] (tracing set-up), [`admin`] (probes, metrics, log level),
+//!   [`auth`] (verification, replay memory, client keys), [`tls`] (certificates),
 //!   [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
 //!   [`server`] (the legacy listener), [`app`] (assembly), [`emulator`]
 //!   (an SCF 3.0 emulator).
@@ -19,6 +21,7 @@ pub mod credentials;
 pub mod emulator;
 pub mod error;
 pub mod legacy;
+pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod scf3;

@@ -2,13 +2,11 @@
 //! Parses arguments, sets up logging and the runtime, waits for signals.
 #![forbid(unsafe_code)]
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use scf_bridge::admin::LogControl;
 use scf_bridge::config::Settings;
 use scf_bridge::credentials::KeyPair;
 
@@ -49,7 +47,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let log = init_logging(&settings);
+    let log = scf_bridge::logging::init(&settings);
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml());
@@ -83,13 +81,10 @@ fn main() -> ExitCode {
             let Some(keys) = KeyPair::from_settings(&settings.credentials) else {
                 return Err("the emulator needs a key pair: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY".into());
             };
-            let mut known = std::collections::HashMap::new();
-            known.insert(keys.secret_id.clone(), keys.secret_key.expose().to_owned());
-            let config = Arc::new(scf_bridge::emulator::EmulatorConfig {
-                keys: known,
-                max_skew_secs: 300,
-                live_keys: None,
-            });
+            let config = Arc::new(scf_bridge::emulator::EmulatorConfig::with_key(
+                keys.secret_id.clone(),
+                keys.secret_key.expose(),
+            ));
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -122,67 +117,6 @@ fn run(fut: impl std::future::Future<Output = Result<(), BoxError>>) -> ExitCode
             eprintln!("scf-bridge: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// JSON lines (or text on a terminal, or as `log.format` says) on stderr.
-/// The filter is `SCF_BRIDGE_LOG` if set, else `log.filter`; it can be
-/// changed at run time through the returned control.
-fn init_logging(settings: &Settings) -> Arc<dyn LogControl> {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::{fmt, reload, EnvFilter};
-    let wanted = std::env::var("SCF_BRIDGE_LOG").unwrap_or_else(|_| settings.log.filter.clone());
-    let filter = EnvFilter::try_new(&wanted).unwrap_or_else(|_| EnvFilter::new("info"));
-    let (filter, handle) = reload::Layer::new(filter);
-    let json = match settings.log.format.as_str() {
-        "json" => true,
-        "text" => false,
-        _ => !std::io::stderr().is_terminal(),
-    };
-    let registry = tracing_subscriber::registry().with(filter);
-    if json {
-        registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(false)
-                    .with_writer(std::io::stderr),
-            )
-            .init();
-    } else {
-        registry
-            .with(fmt::layer().with_writer(std::io::stderr))
-            .init();
-    }
-    Arc::new(FilterControl {
-        handle,
-        current: std::sync::Mutex::new(wanted),
-    })
-}
-
-struct FilterControl {
-    handle: tracing_subscriber::reload::Handle<
-        tracing_subscriber::EnvFilter,
-        tracing_subscriber::Registry,
-    >,
-    current: std::sync::Mutex<String>,
-}
-
-impl LogControl for FilterControl {
-    fn current(&self) -> String {
-        self.current.lock().map(|c| c.clone()).unwrap_or_default()
-    }
-
-    fn set(&self, filter: &str) -> Result<(), String> {
-        let parsed = tracing_subscriber::EnvFilter::try_new(filter)
-            .map_err(|e| format!("invalid filter `{filter}`: {e}"))?;
-        self.handle.reload(parsed).map_err(|e| e.to_string())?;
-        if let Ok(mut c) = self.current.lock() {
-            *c = filter.to_owned();
-        }
-        Ok(())
     }
 }
 
