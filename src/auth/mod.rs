@@ -92,13 +92,13 @@ impl Verifier {
         })?;
         let method = common.signature_method;
         let key = client.secret_key.expose();
+        // The string to sign is fed into the HMAC piece by piece, never
+        // built: with a large `param` it would be another body-sized copy.
+        let to_sign = signature::ToSign::new(http_method, params);
         let verified = host
             .into_iter()
             .chain(self.signing_hosts.iter().map(String::as_str))
-            .any(|h| {
-                let s = signature::string_to_sign(http_method, h, LEGACY_PATH, params);
-                signature::verify(key, method, &s, sig)
-            });
+            .any(|h| signature::verify_streamed(key, method, &to_sign, h, LEGACY_PATH, sig));
         if !verified {
             return Err(BridgeError::new(
                 ErrorKind::SignatureFailure,

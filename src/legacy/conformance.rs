@@ -10,7 +10,10 @@ use serde_json::Value;
 
 use super::decode::{decode_form, encode_form, Params};
 use super::request::{parse_request, InvokeType, LegacyAction, LogType};
-use super::signature::{sign, string_to_sign, verify, SignatureMethod, LEGACY_PATH};
+use super::signature::{
+    sign, sign_streamed, string_to_sign, verify, verify_streamed, SignatureMethod, ToSign,
+    LEGACY_PATH,
+};
 
 fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/legacy")
@@ -170,6 +173,76 @@ fn vectors_verify_end_to_end_and_reject_tampering() {
 }
 
 #[test]
+fn vectors_streamed_string_to_sign_and_signature() {
+    // What the verifier does: the string to sign fed into the HMAC piece by
+    // piece. The pieces join to the vector's string to sign, and the
+    // streamed MAC is the vector's signature, the MAC of the built string.
+    for c in SIGNING_CASES.iter().map(|n| signing_case(n)) {
+        let to_sign = ToSign::new(&c.method, &c.params);
+        let mut pieces = String::new();
+        to_sign.write(&c.host, &c.path, |p| pieces.push_str(p));
+        assert_eq!(pieces, c.string_to_sign, "{}", c.name);
+        assert_eq!(
+            to_sign.len_for(&c.host, &c.path),
+            c.string_to_sign.len(),
+            "{}",
+            c.name
+        );
+        let streamed = sign_streamed(
+            &c.secret_key,
+            c.signature_method,
+            &to_sign,
+            &c.host,
+            &c.path,
+        );
+        assert_eq!(streamed, c.signature, "{}", c.name);
+        assert_eq!(
+            streamed,
+            sign(&c.secret_key, c.signature_method, &c.string_to_sign),
+            "{}",
+            c.name
+        );
+        let sent = c.params.get("Signature").unwrap();
+        assert!(
+            verify_streamed(
+                &c.secret_key,
+                c.signature_method,
+                &to_sign,
+                &c.host,
+                &c.path,
+                sent
+            ),
+            "{}",
+            c.name
+        );
+        assert!(
+            !verify_streamed(
+                &c.secret_key,
+                c.signature_method,
+                &to_sign,
+                "evil.example",
+                &c.path,
+                sent
+            ),
+            "{}",
+            c.name
+        );
+        assert!(
+            !verify_streamed(
+                "wrong",
+                c.signature_method,
+                &to_sign,
+                &c.host,
+                &c.path,
+                sent
+            ),
+            "{}",
+            c.name
+        );
+    }
+}
+
+#[test]
 fn vectors_post_and_get_differ_only_by_the_at_rule_and_method() {
     // The `@` value changes the GET signature but not the POST one.
     let plain = signing_case("scf-post-sha1");
@@ -299,6 +372,31 @@ proptest! {
             string_to_sign(method, "scf.api.qcloud.com", LEGACY_PATH, &params),
             reference_string_to_sign(method, "scf.api.qcloud.com", &pairs)
         );
+    }
+
+    #[test]
+    fn prop_streamed_mac_is_the_mac_of_the_built_string(
+        pairs in pairs_strategy(),
+        method in prop_oneof![
+            Just("GET"), Just("POST"), Just("post"), Just("Get"), Just("PATCH"), Just("ǆelete"),
+        ],
+        host in prop_oneof![Just("scf.api.qcloud.com".to_owned()), any::<String>()],
+        key in any::<String>(),
+        sha256 in any::<bool>(),
+    ) {
+        let m = if sha256 { SignatureMethod::HmacSha256 } else { SignatureMethod::HmacSha1 };
+        let params = Params::from_pairs(pairs.iter().map(|(k, v)| (k, v))).unwrap();
+        let built = string_to_sign(method, &host, LEGACY_PATH, &params);
+        prop_assert_eq!(&built, &reference_string_to_sign(method, &host, &pairs));
+        let to_sign = ToSign::new(method, &params);
+        prop_assert_eq!(to_sign.len_for(&host, LEGACY_PATH), built.len());
+        let streamed = sign_streamed(&key, m, &to_sign, &host, LEGACY_PATH);
+        prop_assert_eq!(&streamed, &sign(&key, m, &built));
+        prop_assert!(verify_streamed(&key, m, &to_sign, &host, LEGACY_PATH, &streamed));
+        // A signature made over a different string fails both ways alike.
+        let other = sign(&key, m, &format!("{built}x"));
+        prop_assert!(!verify_streamed(&key, m, &to_sign, &host, LEGACY_PATH, &other));
+        prop_assert!(!verify(&key, m, &built, &other));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! `base64(HMAC-SHA1|HMAC-SHA256)` over it, and constant-time verification.
 //! The clock (Timestamp/Nonce freshness) is not this module's concern.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
@@ -74,37 +76,89 @@ impl SignatureMethod {
 /// Node SDK replaces only the first `_`, the PHP SDK none in a leading
 /// position; legacy-v2.md §2.3) only differ for keys containing `_`, which
 /// `InvokeFunction` does not have.
+///
+/// The bridge itself never builds this string: [`ToSign`] feeds the same
+/// bytes piece by piece into the HMAC ([`verify_streamed`]). This function
+/// writes those pieces into one `String`, for the vectors, the tests and
+/// clients.
 pub fn string_to_sign(http_method: &str, host: &str, path: &str, params: &Params) -> String {
-    let skip_at_values = http_method == "POST";
-    let mut signed: Vec<(&str, &str)> = params
-        .iter()
-        .filter(|(k, v)| *k != SIGNATURE_PARAM && !(skip_at_values && v.starts_with('@')))
-        .collect();
-    signed.sort_unstable_by(|a, b| signed_key_cmp(a.0, b.0));
+    ToSign::new(http_method, params).to_string_for(host, path)
+}
 
-    let pairs_len: usize = signed.iter().map(|(k, v)| k.len() + 1 + v.len() + 1).sum();
-    let mut out =
-        String::with_capacity(http_method.len() + host.len() + path.len() + 1 + pairs_len);
-    for c in http_method.chars() {
-        out.extend(c.to_uppercase());
+/// The host-independent parts of a string to sign — the upper-cased method
+/// and the signed pairs in signed order — prepared once per request, then
+/// written out for each candidate host ([`ToSign::write`]) without ever
+/// holding the whole string: a request's `param` may be megabytes.
+pub struct ToSign<'a> {
+    method: Cow<'a, str>,
+    pairs: Vec<(&'a str, &'a str)>,
+}
+
+impl<'a> ToSign<'a> {
+    /// Selects and sorts the signed pairs of `params` for `http_method`
+    /// (see [`string_to_sign`] for the rules).
+    pub fn new(http_method: &'a str, params: &'a Params) -> Self {
+        let skip_at_values = http_method == "POST";
+        let mut pairs: Vec<(&str, &str)> = params
+            .iter()
+            .filter(|(k, v)| *k != SIGNATURE_PARAM && !(skip_at_values && v.starts_with('@')))
+            .collect();
+        pairs.sort_unstable_by(|a, b| signed_key_cmp(a.0, b.0));
+        let method = if http_method
+            .bytes()
+            .any(|b| b.is_ascii_lowercase() || !b.is_ascii())
+        {
+            Cow::Owned(http_method.chars().flat_map(char::to_uppercase).collect())
+        } else {
+            Cow::Borrowed(http_method)
+        };
+        ToSign { method, pairs }
     }
-    out.push_str(host);
-    out.push_str(path);
-    out.push('?');
-    for (i, (key, value)) in signed.into_iter().enumerate() {
-        if i > 0 {
-            out.push('&');
+
+    /// Hands the string to sign for `host` and `path` to `sink` as a
+    /// sequence of pieces whose concatenation is [`string_to_sign`]'s
+    /// result, in order.
+    pub fn write(&self, host: &str, path: &str, mut sink: impl FnMut(&str)) {
+        sink(&self.method);
+        sink(host);
+        sink(path);
+        sink("?");
+        for (i, (key, value)) in self.pairs.iter().enumerate() {
+            if i > 0 {
+                sink("&");
+            }
+            let mut pieces = key.split('_');
+            sink(pieces.next().unwrap_or_default());
+            for piece in pieces {
+                sink(".");
+                sink(piece);
+            }
+            sink("=");
+            sink(value);
         }
-        let mut pieces = key.split('_');
-        out.push_str(pieces.next().unwrap_or_default());
-        for piece in pieces {
-            out.push('.');
-            out.push_str(piece);
-        }
-        out.push('=');
-        out.push_str(value);
     }
-    out
+
+    /// Length in bytes of the string to sign for `host` and `path`.
+    pub fn len_for(&self, host: &str, path: &str) -> usize {
+        let pairs: usize = self.pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        self.method.len() + host.len() + path.len() + 1 + pairs.saturating_sub(1)
+    }
+
+    /// The string to sign for `host` and `path`, as one `String`.
+    pub fn to_string_for(&self, host: &str, path: &str) -> String {
+        let mut out = String::with_capacity(self.len_for(host, path));
+        self.write(host, path, |piece| out.push_str(piece));
+        out
+    }
+}
+
+fn keyed<D>(secret_key: &str) -> Hmac<D>
+where
+    D: hmac::EagerHash,
+    Hmac<D>: KeyInit + Mac,
+{
+    <Hmac<D> as KeyInit>::new_from_slice(secret_key.as_bytes())
+        .expect("HMAC takes keys of any length")
 }
 
 fn mac<D>(secret_key: &str, string_to_sign: &str) -> Hmac<D>
@@ -112,9 +166,21 @@ where
     D: hmac::EagerHash,
     Hmac<D>: KeyInit + Mac,
 {
-    let mut mac = <Hmac<D> as KeyInit>::new_from_slice(secret_key.as_bytes())
-        .expect("HMAC takes keys of any length");
+    let mut mac = keyed::<D>(secret_key);
     mac.update(string_to_sign.as_bytes());
+    mac
+}
+
+/// The HMAC over the string to sign of `to_sign` for `host` and `path`, fed
+/// piece by piece (`Mac::update`); the MAC of the concatenation, by the
+/// definition of HMAC's streaming interface.
+fn streamed_mac<D>(secret_key: &str, to_sign: &ToSign<'_>, host: &str, path: &str) -> Hmac<D>
+where
+    D: hmac::EagerHash,
+    Hmac<D>: KeyInit + Mac,
+{
+    let mut mac = keyed::<D>(secret_key);
+    to_sign.write(host, path, |piece| mac.update(piece.as_bytes()));
     mac
 }
 
@@ -135,6 +201,39 @@ pub fn sign(secret_key: &str, method: SignatureMethod, string_to_sign: &str) -> 
     }
 }
 
+/// [`sign`] over the string to sign of `to_sign` for `host` and `path`,
+/// streamed into the HMAC instead of built.
+pub fn sign_streamed(
+    secret_key: &str,
+    method: SignatureMethod,
+    to_sign: &ToSign<'_>,
+    host: &str,
+    path: &str,
+) -> String {
+    match method {
+        SignatureMethod::HmacSha1 => STANDARD.encode(
+            streamed_mac::<Sha1>(secret_key, to_sign, host, path)
+                .finalize()
+                .into_bytes(),
+        ),
+        SignatureMethod::HmacSha256 => STANDARD.encode(
+            streamed_mac::<Sha256>(secret_key, to_sign, host, path)
+                .finalize()
+                .into_bytes(),
+        ),
+    }
+}
+
+/// The MAC bytes a well-formed signature spells, into `tag`: `None` unless
+/// `signature_b64` is strict, padded, standard base64 of the method's MAC
+/// length.
+fn decode_tag(method: SignatureMethod, signature_b64: &str, tag: &mut [u8; 48]) -> Option<usize> {
+    if signature_b64.len() != method.base64_len() {
+        return None;
+    }
+    STANDARD.decode_slice(signature_b64, tag).ok()
+}
+
 /// True iff `signature_b64` is the canonical base64 of the expected MAC.
 /// The MAC comparison is constant-time (`verify_slice`). Anything that is not
 /// strict, padded, standard base64 of the right length is false, so each MAC
@@ -146,11 +245,8 @@ pub fn verify(
     string_to_sign: &str,
     signature_b64: &str,
 ) -> bool {
-    if signature_b64.len() != method.base64_len() {
-        return false;
-    }
     let mut tag = [0u8; 48];
-    let Ok(n) = STANDARD.decode_slice(signature_b64, &mut tag) else {
+    let Some(n) = decode_tag(method, signature_b64, &mut tag) else {
         return false;
     };
     let tag = &tag[..n];
@@ -159,6 +255,32 @@ pub fn verify(
             .verify_slice(tag)
             .is_ok(),
         SignatureMethod::HmacSha256 => mac::<Sha256>(secret_key, string_to_sign)
+            .verify_slice(tag)
+            .is_ok(),
+    }
+}
+
+/// [`verify`] of the string to sign of `to_sign` for `host` and `path`,
+/// streamed into the HMAC: the same answer for every input, without
+/// building the string.
+pub fn verify_streamed(
+    secret_key: &str,
+    method: SignatureMethod,
+    to_sign: &ToSign<'_>,
+    host: &str,
+    path: &str,
+    signature_b64: &str,
+) -> bool {
+    let mut tag = [0u8; 48];
+    let Some(n) = decode_tag(method, signature_b64, &mut tag) else {
+        return false;
+    };
+    let tag = &tag[..n];
+    match method {
+        SignatureMethod::HmacSha1 => streamed_mac::<Sha1>(secret_key, to_sign, host, path)
+            .verify_slice(tag)
+            .is_ok(),
+        SignatureMethod::HmacSha256 => streamed_mac::<Sha256>(secret_key, to_sign, host, path)
             .verify_slice(tag)
             .is_ok(),
     }
