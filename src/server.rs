@@ -350,8 +350,8 @@ async fn read_params(
                     "too many request bytes buffered; retry shortly",
                 ));
             };
-            let read = Limited::new(req.into_body(), limit).collect();
-            let body = match tokio::time::timeout(
+            let read = read_body(req.into_body(), limit, declared, &query);
+            let (raw, body_len) = match tokio::time::timeout(
                 Duration::from_millis(fe.settings.body_read_timeout_ms),
                 read,
             )
@@ -372,23 +372,14 @@ async fn read_params(
                         format!("the request body could not be read: {e}"),
                     ))
                 }
-                Ok(Ok(b)) => b.to_bytes(),
+                Ok(Ok(read)) => read,
             };
-            if body.is_empty() && query.is_empty() {
+            if body_len == 0 && query.is_empty() {
                 return Err(BridgeError::new(
                     ErrorKind::MissingParameter,
                     "the request body is empty: no parameters",
                 ));
             }
-            let raw = if query.is_empty() {
-                body
-            } else {
-                let mut all = Vec::with_capacity(query.len() + 1 + body.len());
-                all.extend_from_slice(query.as_bytes());
-                all.push(b'&');
-                all.extend_from_slice(&body);
-                Bytes::from(all)
-            };
             Ok((raw, Some(held)))
         }
         _ => Err(BridgeError::new(
@@ -396,6 +387,63 @@ async fn read_params(
             "the legacy API accepts GET and POST only",
         )),
     }
+}
+
+/// Reads a POST body of at most `limit` bytes (through [`Limited`], so
+/// its errors are the same as `collect()`'s) and returns `query&body` (just
+/// the body when `query` is empty) as one contiguous buffer, with the body's
+/// length. A body that arrives as one piece is kept as it is; otherwise the
+/// pieces are copied, as they arrive, into one buffer sized from
+/// `Content-Length` (`declared`, already checked against `limit`) — never
+/// more than the body plus the piece being read, where collecting the
+/// pieces and then joining them held the body twice.
+async fn read_body(
+    body: Incoming,
+    limit: usize,
+    declared: Option<u64>,
+    query: &str,
+) -> Result<(Bytes, usize), Box<dyn std::error::Error + Send + Sync>> {
+    let mut body = Limited::new(body, limit);
+    let mut first: Option<Bytes> = None;
+    let mut joined: Option<Vec<u8>> = None;
+    let mut len = 0;
+    let start = |len: usize| {
+        let expected = declared.map_or(len, |n| (n as usize).max(len));
+        let mut buf = Vec::with_capacity(query.len() + 1 + expected);
+        if !query.is_empty() {
+            buf.extend_from_slice(query.as_bytes());
+            buf.push(b'&');
+        }
+        buf
+    };
+    if !query.is_empty() {
+        joined = Some(start(0));
+    }
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue; // trailers
+        };
+        if data.is_empty() {
+            continue;
+        }
+        len += data.len();
+        if let Some(buf) = &mut joined {
+            buf.extend_from_slice(&data);
+        } else if let Some(one) = first.take() {
+            let mut buf = start(len);
+            buf.extend_from_slice(&one);
+            buf.extend_from_slice(&data);
+            joined = Some(buf);
+        } else {
+            first = Some(data);
+        }
+    }
+    let raw = match (joined, first) {
+        (Some(buf), _) => Bytes::from(buf),
+        (None, Some(one)) => one,
+        (None, None) => Bytes::new(),
+    };
+    Ok((raw, len))
 }
 
 fn too_large(limit: usize) -> BridgeError {
