@@ -20,7 +20,7 @@ use crate::error::{BridgeError, ErrorKind};
 use crate::legacy::answer::LegacyAnswer;
 use crate::legacy::decode::{decode_form, DecodeError};
 use crate::legacy::region::resolve_region;
-use crate::legacy::request::{parse_request, LegacyAction, RequestError};
+use crate::legacy::request::{parse_request_deferring_param, LegacyAction, RequestError};
 use crate::metrics;
 use crate::scf3::{invoke, tc3};
 use crate::translate;
@@ -92,12 +92,13 @@ pub struct Bridge {
 impl Bridge {
     /// Handle the raw parameters of a GET query or POST form body; `host` is
     /// the request's `Host` header, one of the hosts a signature may cover.
-    /// `sent` is set the moment the call may start reaching SCF.
+    /// `sent` is set the moment the call may start reaching SCF. The raw
+    /// parameters are taken by value so they can be freed once decoded.
     pub async fn handle(
         &self,
         http_method: &str,
         host: Option<&str>,
-        raw_params: &[u8],
+        raw_params: Bytes,
         sent: &AtomicBool,
     ) -> Reply {
         let mut info = RequestInfo::default();
@@ -114,13 +115,18 @@ impl Bridge {
         &self,
         http_method: &str,
         host: Option<&str>,
-        raw_params: &[u8],
+        raw_params: Bytes,
         sent: &AtomicBool,
         info: &mut RequestInfo,
     ) -> Result<Reply, BridgeError> {
         let now = (self.clock)();
-        let params = decode_form(raw_params).map_err(decode_error)?;
-        let request = parse_request(&params).map_err(request_error)?;
+        // Each body-sized buffer is freed as soon as the next one is made:
+        // the raw form once decoded; the decoded text becomes `param` after
+        // verification (moved, not copied); `param` once it is in the 3.0
+        // body.
+        let params = decode_form(&raw_params).map_err(decode_error)?;
+        drop(raw_params);
+        let mut request = parse_request_deferring_param(&params).map_err(request_error)?;
         info.action = Some(request.common.action.clone());
         let signer = match &self.verifier {
             Some(v) => {
@@ -130,10 +136,10 @@ impl Bridge {
             }
             None => Signer::Bridge,
         };
-        // The decoded text is only needed to verify; free it before the 3.0
-        // body (another copy of `param`) is built.
-        drop(params);
-        let LegacyAction::InvokeFunction(f) = &request.action;
+        // The decoded text is only needed to verify; `param` is moved out of
+        // it and the rest freed.
+        request.move_param_from(params);
+        let LegacyAction::InvokeFunction(f) = &mut request.action;
         info.function = Some(f.function_name.clone());
         info.namespace = f.namespace.clone();
         check_event_size(f)?;
@@ -157,6 +163,8 @@ impl Bridge {
         };
 
         let body = Bytes::from(translate::invoke_body(f));
+        // `param` is in the body now; the call may take minutes.
+        f.param = None;
         let target = self.upstream.target(&region)?;
         let headers = signed_headers(&target.host, &region, &body, keys, now)?;
 

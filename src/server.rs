@@ -187,7 +187,7 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
         match read_params(fe, req).await {
             Ok((raw, _held)) => {
                 fe.bridge
-                    .handle(method.as_str(), host.as_deref(), &raw, &sent)
+                    .handle(method.as_str(), host.as_deref(), raw, &sent)
                     .await
             }
             Err(e) => Reply::from_error(e, RequestInfo::default()),

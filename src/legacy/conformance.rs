@@ -9,7 +9,9 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use super::decode::{decode_form, encode_form, Params};
-use super::request::{parse_request, InvokeType, LegacyAction, LogType};
+use super::request::{
+    parse_request, parse_request_deferring_param, InvokeType, LegacyAction, LogType,
+};
 use super::signature::{
     sign, sign_streamed, string_to_sign, verify, verify_streamed, SignatureMethod, ToSign,
     LEGACY_PATH,
@@ -397,6 +399,33 @@ proptest! {
         let other = sign(&key, m, &format!("{built}x"));
         prop_assert!(!verify_streamed(&key, m, &to_sign, &host, LEGACY_PATH, &other));
         prop_assert!(!verify(&key, m, &built, &other));
+    }
+
+    #[test]
+    fn prop_deferred_param_reads_the_same_request(
+        pairs in pairs_strategy(),
+        with_param in proptest::option::of(value_strategy()),
+        function in proptest::option::of(value_strategy()),
+    ) {
+        let mut pairs: Vec<(String, String)> = pairs
+            .into_iter()
+            .filter(|(k, _)| !["param", "functionName", "Action"].contains(&k.as_str()))
+            .collect();
+        pairs.push(("Action".into(), "InvokeFunction".into()));
+        if let Some(f) = function {
+            pairs.push(("functionName".into(), f));
+        }
+        if let Some(p) = with_param {
+            pairs.push(("param".into(), p));
+        }
+        let wire = encode_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let params = decode_form(wire.as_bytes()).unwrap();
+        let copied = parse_request(&params);
+        let moved = parse_request_deferring_param(&params).map(|mut r| {
+            r.move_param_from(params);
+            r
+        });
+        prop_assert_eq!(moved, copied);
     }
 
     #[test]

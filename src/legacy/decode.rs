@@ -62,6 +62,21 @@ impl Params {
         self.pairs.is_empty()
     }
 
+    /// The value of `key` (as [`Params::get`] finds it), taking the decoded
+    /// text over: the value is moved to the front of the text in place and
+    /// the rest cut off, so no new buffer is allocated however large the
+    /// value is (the text keeps its capacity). The other parameters are
+    /// gone; `None` when `key` is absent.
+    pub fn into_value(self, key: &str) -> Option<String> {
+        let Params { mut text, pairs } = self;
+        let p = pairs
+            .iter()
+            .find(|p| &text[p.key_start..p.value_start] == key)?;
+        text.truncate(p.value_end);
+        text.drain(..p.value_start);
+        Some(text)
+    }
+
     /// Builds parameters from already decoded pairs (tests, clients), with
     /// the same checks as [`decode_form`]: no empty key, no duplicate, no two
     /// keys equal once `_` is read as `.`.
@@ -636,6 +651,29 @@ mod tests {
             encode_form([("param", "{\"a\": 1}"), ("k_0.-~", "云 +&=%")]),
             "param=%7B%22a%22%3A+1%7D&k_0.-~=%E4%BA%91+%2B%26%3D%25"
         );
+    }
+
+    #[test]
+    fn into_value_moves_the_value_out_whatever_its_place() {
+        let form = b"a=1&param=%7B%22x%22%3A+1%7D&z=&last=%E4%BA%91";
+        for (key, want) in [
+            ("a", Some("1")),
+            ("param", Some("{\"x\": 1}")),
+            ("z", Some("")),
+            ("last", Some("云")),
+            ("missing", None),
+            ("Param", None),
+        ] {
+            let params = decode_form(form).unwrap();
+            let capacity = params.text.capacity();
+            let got = params.into_value(key);
+            assert_eq!(got.as_deref(), want, "{key}");
+            if let Some(v) = got {
+                // The decoded text itself, not a new buffer.
+                assert_eq!(v.capacity(), capacity, "{key}");
+            }
+        }
+        assert_eq!(Params::default().into_value("param"), None);
     }
 
     #[test]

@@ -162,6 +162,33 @@ pub const INVOKE_FUNCTION: &str = "InvokeFunction";
 /// Order of checks: `Action` (missing, then unsupported), then the common
 /// parameters' formats (`Timestamp`, `Nonce`), then the action's parameters.
 pub fn parse_request(params: &Params) -> Result<LegacyRequest, RequestError> {
+    read_request(params, true)
+}
+
+/// [`parse_request`] with `param` left where it is: the result's `param` is
+/// `None` until [`LegacyRequest::move_param_from`] moves it out of `params`.
+/// The same checks in the same order, so the same errors.
+///
+/// For the bridge, which needs `params` whole to verify the signature and
+/// only afterwards wants `param` on its own: moving it out of the decoded
+/// text costs no second body-sized buffer, copying it would.
+/// `parse_request(&p)` equals `parse_request_deferring_param(&p)` followed
+/// by `move_param_from(p)`.
+pub fn parse_request_deferring_param(params: &Params) -> Result<LegacyRequest, RequestError> {
+    read_request(params, false)
+}
+
+impl LegacyRequest {
+    /// Sets `param` from `params`, taking their decoded text over instead of
+    /// copying the value ([`Params::into_value`]); an empty value is `None`,
+    /// as [`parse_request`] reads it.
+    pub fn move_param_from(&mut self, params: Params) {
+        let LegacyAction::InvokeFunction(f) = &mut self.action;
+        f.param = params.into_value("param").filter(|v| !v.is_empty());
+    }
+}
+
+fn read_request(params: &Params, with_param: bool) -> Result<LegacyRequest, RequestError> {
     let action = non_empty(params, "Action").ok_or(RequestError::MissingAction)?;
     if action != INVOKE_FUNCTION {
         return Err(RequestError::UnsupportedAction(clip(
@@ -179,11 +206,14 @@ pub fn parse_request(params: &Params) -> Result<LegacyRequest, RequestError> {
         signature_method: SignatureMethod::from_param(params.get(SIGNATURE_METHOD_PARAM)),
         token: owned(params, "Token"),
     };
-    let action = LegacyAction::InvokeFunction(parse_invoke_function(params)?);
+    let action = LegacyAction::InvokeFunction(parse_invoke_function(params, with_param)?);
     Ok(LegacyRequest { common, action })
 }
 
-fn parse_invoke_function(params: &Params) -> Result<InvokeFunction, RequestError> {
+fn parse_invoke_function(
+    params: &Params,
+    with_param: bool,
+) -> Result<InvokeFunction, RequestError> {
     let function_name = match params.get("functionName") {
         None => return Err(RequestError::MissingParameter("functionName")),
         Some("") => {
@@ -217,7 +247,11 @@ fn parse_invoke_function(params: &Params) -> Result<InvokeFunction, RequestError
     Ok(InvokeFunction {
         function_name,
         invoke_type,
-        param: owned(params, "param"),
+        param: if with_param {
+            owned(params, "param")
+        } else {
+            None
+        },
         log_type,
         namespace: owned(params, "namespace"),
         version: owned(params, "version"),
