@@ -7,7 +7,12 @@
 //! * `legacy_sign` / `legacy_verify`: the v1 string to sign plus HmacSHA256
 //!   (and HmacSHA1 for `verify`) over an `InvokeFunction` whose `param` has
 //!   that size;
-//! * `decode_form`: the form body of that request;
+//! * `legacy_signature/verify_streamed_sha256`: the same check as the
+//!   verifier makes it, the string to sign fed into the HMAC in pieces;
+//! * `decode_form`: the form body of that request (and `decode_form_dense`:
+//!   a JSON event whose punctuation makes most of the wire `%XX` escapes);
+//! * `verify_path`: decode, read the request, verify its signature with
+//!   `auth::Verifier` and move `param` out, as the pipeline does;
 //! * `map_response`: `invoke::parse_response` + `translate::from_outcome` +
 //!   `LegacyAnswer::to_json` of a 3.0 answer whose `RetMsg` has that size.
 //!
@@ -15,9 +20,17 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use scf_bridge::auth::clients::ClientSettings;
+use scf_bridge::auth::{ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
+use scf_bridge::config::Secret;
+use scf_bridge::credentials::Swappable;
 use scf_bridge::legacy::decode::{decode_form, encode_form};
-use scf_bridge::legacy::request::{InvokeFunction, InvokeType, LogType};
+use scf_bridge::legacy::request::{
+    parse_request_deferring_param, InvokeFunction, InvokeType, LogType,
+};
 use scf_bridge::legacy::signature::{self, SignatureMethod, LEGACY_PATH};
 use scf_bridge::scf3::{invoke, tc3};
 use scf_bridge::translate;
@@ -32,6 +45,7 @@ const SIZES: [(&str, usize); 4] = [
 const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3Cozk1qA";
 const HOST: &str = "scf.api.qcloud.com";
 const TIMESTAMP: u64 = 1_700_000_000;
+const SECRET_ID: &str = "AKIDbenchbenchbenchbenchbench";
 
 /// A JSON event of exactly `size` bytes: `{"data":"xxxx…"}` with a mix of
 /// letters, spaces and punctuation, so form encoding has work to do.
@@ -56,7 +70,7 @@ fn legacy_form(event: &str) -> String {
         ("Region", "gz".into()),
         ("Timestamp", TIMESTAMP.to_string()),
         ("Nonce", "48151".into()),
-        ("SecretId", "AKIDbenchbenchbenchbenchbench".into()),
+        ("SecretId", SECRET_ID.into()),
         ("SignatureMethod", "HmacSHA256".into()),
         ("functionName", "hello".into()),
         ("invokeType", "RequestResponse".into()),
@@ -179,6 +193,24 @@ fn legacy_signature(c: &mut Criterion) {
                 ));
             })
         });
+        // What the verifier does: the string to sign streamed into the HMAC.
+        g.bench_with_input(
+            BenchmarkId::new("verify_streamed_sha256", name),
+            &params,
+            |b, p| {
+                b.iter(|| {
+                    let to_sign = signature::ToSign::new("POST", black_box(p));
+                    assert!(signature::verify_streamed(
+                        KEY,
+                        SignatureMethod::HmacSha256,
+                        &to_sign,
+                        HOST,
+                        LEGACY_PATH,
+                        &sig
+                    ));
+                })
+            },
+        );
         let sts = signature::string_to_sign("POST", HOST, LEGACY_PATH, &params);
         let sig1 = signature::sign(KEY, SignatureMethod::HmacSha1, &sts);
         g.bench_with_input(BenchmarkId::new("verify_sha1", name), &params, |b, p| {
@@ -196,6 +228,50 @@ fn legacy_signature(c: &mut Criterion) {
     g.finish();
 }
 
+/// A verifier that knows the benchmark's key; a fresh one per iteration, so
+/// the replay memory never refuses the (same) request.
+fn bench_verifier() -> Verifier {
+    let client = ClientSettings {
+        secret_id: SECRET_ID.to_owned(),
+        secret_key: Some(Secret::new(KEY)),
+        secret_key_file: None,
+        upstream: UpstreamIdentity::Caller,
+    };
+    Verifier {
+        clients: Arc::new(Swappable::new(
+            ClientSet::load(&[client], None, UpstreamIdentity::Caller).expect("client set"),
+        )),
+        signing_hosts: vec![HOST.to_owned()],
+        max_skew_secs: 300,
+        replay: ReplayMemory::new(16, 300),
+    }
+}
+
+/// The bridge's walk up to the translation: decode the form, read the
+/// request, verify the HmacSHA256 signature, and end with `param` owned.
+fn verify_path(c: &mut Criterion) {
+    let mut g = c.benchmark_group("verify_path");
+    for (name, size) in SIZES {
+        let form = legacy_form(&event(size));
+        g.throughput(Throughput::Bytes(form.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(name), &form, |b, f| {
+            b.iter_batched(
+                bench_verifier,
+                |v| {
+                    let params = decode_form(black_box(f.as_bytes())).expect("decodes");
+                    let mut request = parse_request_deferring_param(&params).expect("parses");
+                    v.verify("POST", Some(HOST), &params, &request.common, TIMESTAMP)
+                        .expect("verifies");
+                    request.move_param_from(params);
+                    request
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
 fn form_decode(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode_form");
     for (name, size) in SIZES {
@@ -206,6 +282,28 @@ fn form_decode(c: &mut Criterion) {
         });
     }
     g.finish();
+    // JSON punctuation everywhere: nearly every other byte on the wire is
+    // part of a `%XX` escape.
+    let mut g = c.benchmark_group("decode_form_dense");
+    for (name, size) in [SIZES[1], SIZES[3]] {
+        let form = legacy_form(&dense_event(size));
+        g.throughput(Throughput::Bytes(form.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(name), &form, |b, f| {
+            b.iter(|| decode_form(black_box(f.as_bytes())).expect("decodes"))
+        });
+    }
+    g.finish();
+}
+
+/// A JSON array of small objects of about `size` bytes.
+fn dense_event(size: usize) -> String {
+    const ITEM: &str = r#"{"id":1234,"ok":true,"tags":["a","b"],"v":[1,2]},"#;
+    let mut s = String::from("[");
+    while s.len() + ITEM.len() < size {
+        s.push_str(ITEM);
+    }
+    s.push_str("null]");
+    s
 }
 
 fn map_response(c: &mut Criterion) {
@@ -229,6 +327,7 @@ criterion_group!(
     tc3_sign,
     legacy_signature,
     form_decode,
+    verify_path,
     map_response
 );
 criterion_main!(benches);
