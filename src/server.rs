@@ -440,22 +440,27 @@ fn panic_answer(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Ful
 
 fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Duration) {
     let i = &reply.info;
-    tracing::info!(
-        target: "scf_bridge::access",
-        request_id = request_id,
-        method = %method,
-        action = i.action.as_deref().unwrap_or(""),
-        function = i.function.as_deref().unwrap_or(""),
-        namespace = i.namespace.as_deref().unwrap_or(""),
-        region = i.region.as_deref().unwrap_or(""),
-        code = reply.answer.code,
-        code_desc = %reply.answer.code_desc,
-        scf_request_id = reply.request_id.as_deref().unwrap_or(""),
-        function_request_id = i.function_request_id.as_deref().unwrap_or(""),
-        bridge_error = reply.error.as_ref().map(|e| e.kind.name()).unwrap_or(""),
-        error_detail = reply.error.as_ref().map(|e| e.detail.as_str()).unwrap_or(""),
-        total_ms = elapsed.as_secs_f64() * 1000.0,
-        upstream_ms = i.upstream_duration.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
-        "request"
-    );
+    crate::access_log::log(&crate::access_log::Record {
+        request_id,
+        method: method.as_str(),
+        action: i.action.as_deref().unwrap_or(""),
+        function: i.function.as_deref().unwrap_or(""),
+        namespace: i.namespace.as_deref().unwrap_or(""),
+        region: i.region.as_deref().unwrap_or(""),
+        code: reply.answer.code,
+        code_desc: &reply.answer.code_desc,
+        scf_request_id: reply.request_id.as_deref().unwrap_or(""),
+        function_request_id: i.function_request_id.as_deref().unwrap_or(""),
+        bridge_error: reply.error.as_ref().map(|e| e.kind.name()).unwrap_or(""),
+        error_detail: reply
+            .error
+            .as_ref()
+            .map(|e| e.detail.as_str())
+            .unwrap_or(""),
+        total_ms: elapsed.as_secs_f64() * 1000.0,
+        upstream_ms: i
+            .upstream_duration
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0),
+    });
 }
