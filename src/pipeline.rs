@@ -199,7 +199,7 @@ impl Bridge {
             answer: t.answer,
             request_id: t.request_id,
             error: None,
-            info: info.clone(),
+            info: std::mem::take(info),
         })
     }
 }
@@ -380,7 +380,7 @@ fn dry_run(
         answer,
         request_id: None,
         error: None,
-        info: info.clone(),
+        info: std::mem::take(info),
     }
 }
 
