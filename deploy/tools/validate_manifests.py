@@ -66,7 +66,8 @@ MIB = 1024 * 1024
 KNOWN_KEYS = {
     "server": {"listen", "tls_listen", "tls_cert", "tls_key", "max_body_bytes",
                "max_uri_bytes", "max_header_bytes",
-               "header_read_timeout_ms", "body_read_timeout_ms", "max_in_flight",
+               "header_read_timeout_ms", "keepalive_idle_timeout_ms",
+               "body_read_timeout_ms", "max_in_flight",
                "max_buffered_bytes", "drain_delay_secs", "shutdown_deadline_secs"},
     "admin": {"listen"},
     "upstream": {"endpoint", "region", "timeout_secs", "connect_timeout_ms",
