@@ -351,7 +351,7 @@ def memory_estimate(cfg: dict) -> float:
     buffered = get(cfg, "server", "max_buffered_bytes")
     replay = get(cfg, "auth", "replay_capacity")
     bodies = 3 * min(in_flight * body, buffered)  # raw, decoded, and as the 3.0 JSON
-    return 10 * MIB + bodies + in_flight * 64 * 1024 + replay * 100 + 16 * MIB
+    return 10 * MIB + bodies + in_flight * 64 * 1024 + replay * 24 + 2 * MIB + 16 * MIB
 
 
 def parse_quantity(q: str) -> int:
