@@ -138,8 +138,12 @@ pub struct ServerSettings {
     pub max_uri_bytes: usize,
     /// Largest total size of the request's header names and values.
     pub max_header_bytes: usize,
-    /// Time allowed for a client to send the request head.
+    /// Time allowed for a client to send a request head: from accept for the
+    /// first request, from its first byte for later ones.
     pub header_read_timeout_ms: u64,
+    /// How long a kept-alive connection may wait for its next request before
+    /// the bridge closes it; 0 leaves closing idle connections to the client.
+    pub keepalive_idle_timeout_ms: u64,
     /// Time allowed for a client to send the request body.
     pub body_read_timeout_ms: u64,
     /// Requests handled at once; more are answered 4400 at once.
@@ -197,6 +201,7 @@ max_body_bytes = 20971520
 max_uri_bytes = 65536
 max_header_bytes = 65536
 header_read_timeout_ms = 10000
+keepalive_idle_timeout_ms = 75000
 body_read_timeout_ms = 30000
 max_in_flight = 1024
 max_buffered_bytes = 268435456
@@ -342,6 +347,12 @@ impl Settings {
             return Err(invalid(
                 "log.filter",
                 format!("`{}` is not a tracing filter", self.log.filter),
+            ));
+        }
+        if self.server.header_read_timeout_ms == 0 {
+            return Err(invalid(
+                "server.header_read_timeout_ms",
+                "must be greater than 0",
             ));
         }
         if self.server.max_in_flight == 0 {
@@ -559,6 +570,39 @@ mod tests {
             "above SCF's 300 s sync limit"
         );
         assert!(!s.credentials.is_configured());
+        assert_eq!(s.server.header_read_timeout_ms, 10_000);
+        assert_eq!(
+            s.server.keepalive_idle_timeout_ms, 75_000,
+            "nginx's default"
+        );
+    }
+
+    #[test]
+    fn keepalive_idle_timeout_is_set_by_file_or_environment_and_0_turns_it_off() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__SERVER__KEEPALIVE_IDLE_TIMEOUT_MS", "0")]),
+        )
+        .unwrap();
+        assert_eq!(s.server.keepalive_idle_timeout_ms, 0);
+        let dir = std::env::temp_dir().join(format!("scf-bridge-ka-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(&path, "[server]\nkeepalive_idle_timeout_ms = 5000\n").unwrap();
+        let s = Settings::load_with_env(Some(&path), EnvMap::new()).unwrap();
+        assert_eq!(s.server.keepalive_idle_timeout_ms, 5000);
+        assert!(s
+            .to_redacted_toml()
+            .contains("keepalive_idle_timeout_ms = 5000"));
+        let err = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__SERVER__KEEPALIVE_IDLE_TIMEOUT_MS", "-1")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("keepalive_idle_timeout_ms"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -642,6 +686,11 @@ mod tests {
             ),
             ("SCF_BRIDGE__UPSTREAM__REGION", "gz", "upstream.region"),
             ("SCF_BRIDGE__SERVER__LISTEN", "nowhere", "server.listen"),
+            (
+                "SCF_BRIDGE__SERVER__HEADER_READ_TIMEOUT_MS",
+                "0",
+                "server.header_read_timeout_ms",
+            ),
             (
                 "SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS",
                 "0",

@@ -6,13 +6,14 @@
 //!   (the 3.0 dialect and TC3 signing), [`translate`] (between the two),
 //!   [`error`] (the one error type and its legacy answer);
 //! - the shell: [`config`] (settings), [`credentials`] (swappable key pairs),
-//!   [`logging`] (tracing set-up), [`admin`] (probes, metrics, log level),
+//!   [`logging`] (tracing set-up), [`access_log`] (one line per request), [`admin`] (probes, metrics, log level),
 //!   [`auth`] (verification, replay memory, client keys), [`tls`] (certificates),
 //!   [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
 //!   [`server`] (the legacy listener), [`app`] (assembly), [`emulator`]
 //!   (an SCF 3.0 emulator).
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod admin;
 pub mod app;
 pub mod auth;

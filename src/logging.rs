@@ -23,6 +23,7 @@ pub fn init(settings: &Settings) -> Arc<dyn LogControl> {
         "text" => false,
         _ => !std::io::stderr().is_terminal(),
     };
+    crate::access_log::set_json(json);
     let registry = tracing_subscriber::registry().with(filter);
     if json {
         registry

@@ -10,6 +10,12 @@ use clap::{Parser, Subcommand};
 use scf_bridge::config::Settings;
 use scf_bridge::credentials::KeyPair;
 
+/// mimalloc instead of glibc's malloc: the request path allocates many small,
+/// short-lived buffers, and glibc's malloc/free were ≈ 17% of the bridge's
+/// CPU under load (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "scf-bridge",

@@ -2,9 +2,11 @@
 //! helpers that record. Names follow Prometheus conventions (`scf_bridge_`
 //! prefix, base units, `_total` for counters); labels are bounded sets only.
 
+use std::cell::RefCell;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Metric names.
@@ -68,15 +70,58 @@ pub fn reload(what: &'static str, ok: bool) {
     metrics::counter!(names::RELOADS, "what" => what, "result" => result).increment(1);
 }
 
+/// Handles of the metrics every request touches, registered once: looking a
+/// labelled metric up by name costs a hash of its key on every call.
+struct Hot {
+    request_duration: Histogram,
+    upstream_duration: Histogram,
+    upstream_requests: Counter,
+    in_flight: Gauge,
+    replay_entries: Gauge,
+    replay_capacity: Gauge,
+}
+
+fn hot() -> &'static Hot {
+    static HOT: OnceLock<Hot> = OnceLock::new();
+    HOT.get_or_init(|| {
+        // The recorder must exist before handles are taken from it.
+        handle();
+        Hot {
+            request_duration: metrics::histogram!(names::REQUEST_DURATION),
+            upstream_duration: metrics::histogram!(names::UPSTREAM_DURATION),
+            upstream_requests: metrics::counter!(names::UPSTREAM_REQUESTS),
+            in_flight: metrics::gauge!(names::IN_FLIGHT),
+            replay_entries: metrics::gauge!(names::REPLAY_ENTRIES),
+            replay_capacity: metrics::gauge!(names::REPLAY_CAPACITY),
+        }
+    })
+}
+
+thread_local! {
+    /// `scf_bridge_requests_total` handles by (action, code), per thread:
+    /// the set is small (a few actions × the legacy codes).
+    static REQUEST_COUNTERS: RefCell<Vec<(&'static str, i64, Counter)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// One answered legacy request.
 pub fn request(action: &str, code: i64, function: Option<&str>, elapsed: Duration) {
     let action = bounded_action(action);
-    let code = code.to_string();
     match function {
-        Some(f) => metrics::counter!(names::REQUESTS, "action" => action, "code" => code, "function" => f.to_owned()).increment(1),
-        None => metrics::counter!(names::REQUESTS, "action" => action, "code" => code).increment(1),
+        Some(f) => metrics::counter!(names::REQUESTS, "action" => action, "code" => code.to_string(), "function" => f.to_owned()).increment(1),
+        None => REQUEST_COUNTERS.with(|cell| {
+            let mut counters = cell.borrow_mut();
+            match counters.iter().find(|(a, c, _)| *a == action && *c == code) {
+                Some((_, _, counter)) => counter.increment(1),
+                None => {
+                    handle();
+                    let counter = metrics::counter!(names::REQUESTS, "action" => action, "code" => code.to_string());
+                    counter.increment(1);
+                    counters.push((action, code, counter));
+                }
+            }
+        }),
     }
-    metrics::histogram!(names::REQUEST_DURATION).record(elapsed.as_secs_f64());
+    hot().request_duration.record(elapsed.as_secs_f64());
 }
 
 /// Only actions the bridge knows become label values.
@@ -89,8 +134,9 @@ fn bounded_action(action: &str) -> &'static str {
 }
 
 pub fn upstream_call(elapsed: Duration) {
-    metrics::counter!(names::UPSTREAM_REQUESTS).increment(1);
-    metrics::histogram!(names::UPSTREAM_DURATION).record(elapsed.as_secs_f64());
+    let hot = hot();
+    hot.upstream_requests.increment(1);
+    hot.upstream_duration.record(elapsed.as_secs_f64());
 }
 
 pub fn upstream_connection() {
@@ -112,10 +158,11 @@ pub fn shed(reason: &'static str) {
 }
 
 pub fn in_flight(delta: f64) {
-    metrics::gauge!(names::IN_FLIGHT).increment(delta);
+    hot().in_flight.increment(delta);
 }
 
 pub fn replay_fill(entries: usize, capacity: usize) {
-    metrics::gauge!(names::REPLAY_ENTRIES).set(entries as f64);
-    metrics::gauge!(names::REPLAY_CAPACITY).set(capacity as f64);
+    let hot = hot();
+    hot.replay_entries.set(entries as f64);
+    hot.replay_capacity.set(capacity as f64);
 }

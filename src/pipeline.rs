@@ -207,7 +207,7 @@ impl Bridge {
             answer: t.answer,
             request_id: t.request_id,
             error: None,
-            info: info.clone(),
+            info: std::mem::take(info),
         })
     }
 }
@@ -388,7 +388,7 @@ fn dry_run(
         answer,
         request_id: None,
         error: None,
-        info: info.clone(),
+        info: std::mem::take(info),
     }
 }
 

@@ -14,17 +14,19 @@ use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::ServerSettings;
 use crate::error::{BridgeError, ErrorKind};
 use crate::pipeline::{Bridge, Reply, RequestInfo};
 use crate::tls::TlsConfigCell;
+
+mod conn_timers;
 
 /// The one legacy path.
 pub const LEGACY_PATH: &str = "/v2/index.php";
@@ -80,10 +82,9 @@ pub async fn serve(
 ) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_millis(
-            frontend.settings.header_read_timeout_ms,
-        ))
+    // hyper's header timer would also run while a kept-alive connection waits
+    // for its next request; `conn_timers` times heads and idleness apart.
+    http.header_read_timeout(None)
         .keep_alive(true)
         // Room to read heads past our own limits, so that those get a legacy
         // answer; beyond this hyper answers 431 itself.
@@ -133,7 +134,8 @@ pub async fn serve(
     }
 }
 
-/// Serve HTTP/1.1 on one connection, watched for graceful shutdown.
+/// Serve HTTP/1.1 on one connection, watched for graceful shutdown, with the
+/// head and keep-alive idle timers of [`conn_timers`].
 fn serve_connection<I>(
     http: &hyper::server::conn::http1::Builder,
     watcher: Watcher,
@@ -142,13 +144,29 @@ fn serve_connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let svc = ServiceBuilder::new()
+    let phase = conn_timers::Phase::new();
+    let idle = match fe.settings.keepalive_idle_timeout_ms {
+        0 => None,
+        ms => Some(Duration::from_millis(ms)),
+    };
+    let io = conn_timers::TimedIo::new(
+        io,
+        phase.clone(),
+        Duration::from_millis(fe.settings.header_read_timeout_ms),
+        idle,
+    );
+    let handler = ServiceBuilder::new()
         .layer(CatchPanicLayer::custom(panic_answer))
         .service_fn(move |req| {
             let fe = fe.clone();
             async move { Ok::<_, Infallible>(handle(&fe, req).await) }
         });
-    let svc = hyper_util::service::TowerToHyperService::new(svc);
+    let svc = hyper::service::service_fn(move |req| {
+        phase.busy();
+        let answered = phase.clone();
+        let call = handler.clone().oneshot(req);
+        async move { call.await.map(|resp| resp.map(|body| answered.track(body))) }
+    });
     let conn = watcher.watch(http.serve_connection(TokioIo::new(io), svc));
     tokio::spawn(async move {
         if let Err(e) = conn.await {
@@ -488,22 +506,27 @@ fn panic_answer(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Ful
 
 fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Duration) {
     let i = &reply.info;
-    tracing::info!(
-        target: "scf_bridge::access",
-        request_id = request_id,
-        method = %method,
-        action = i.action.as_deref().unwrap_or(""),
-        function = i.function.as_deref().unwrap_or(""),
-        namespace = i.namespace.as_deref().unwrap_or(""),
-        region = i.region.as_deref().unwrap_or(""),
-        code = reply.answer.code,
-        code_desc = %reply.answer.code_desc,
-        scf_request_id = reply.request_id.as_deref().unwrap_or(""),
-        function_request_id = i.function_request_id.as_deref().unwrap_or(""),
-        bridge_error = reply.error.as_ref().map(|e| e.kind.name()).unwrap_or(""),
-        error_detail = reply.error.as_ref().map(|e| e.detail.as_str()).unwrap_or(""),
-        total_ms = elapsed.as_secs_f64() * 1000.0,
-        upstream_ms = i.upstream_duration.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
-        "request"
-    );
+    crate::access_log::log(&crate::access_log::Record {
+        request_id,
+        method: method.as_str(),
+        action: i.action.as_deref().unwrap_or(""),
+        function: i.function.as_deref().unwrap_or(""),
+        namespace: i.namespace.as_deref().unwrap_or(""),
+        region: i.region.as_deref().unwrap_or(""),
+        code: reply.answer.code,
+        code_desc: &reply.answer.code_desc,
+        scf_request_id: reply.request_id.as_deref().unwrap_or(""),
+        function_request_id: i.function_request_id.as_deref().unwrap_or(""),
+        bridge_error: reply.error.as_ref().map(|e| e.kind.name()).unwrap_or(""),
+        error_detail: reply
+            .error
+            .as_ref()
+            .map(|e| e.detail.as_str())
+            .unwrap_or(""),
+        total_ms: elapsed.as_secs_f64() * 1000.0,
+        upstream_ms: i
+            .upstream_duration
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0),
+    });
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls_pki_types::{CertificateDer, ServerName};
@@ -49,11 +50,16 @@ fn make_pki(dir: &Path, tag: &str) -> Pki {
     }
 }
 
-async fn get_over_tls(
+type TlsConnection = hyper::client::conn::http1::Connection<
+    TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+    Full<Bytes>,
+>;
+
+/// A TLS connection to the bridge as `scf.api.qcloud.com`, trusting `ca`.
+async fn connect_tls(
     addr: std::net::SocketAddr,
     ca: &CertificateDer<'static>,
-    path: &str,
-) -> Result<serde_json::Value, String> {
+) -> Result<(SendRequest<Full<Bytes>>, TlsConnection), String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -69,10 +75,26 @@ async fn get_over_tls(
         .connect(name, tcp)
         .await
         .map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+    hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+async fn get_over_tls(
+    addr: std::net::SocketAddr,
+    ca: &CertificateDer<'static>,
+    path: &str,
+) -> Result<serde_json::Value, String> {
+    let (mut sender, conn) = connect_tls(addr, ca).await?;
     tokio::spawn(conn);
+    get_on(&mut sender, path).await
+}
+
+/// One GET on an open connection.
+async fn get_on(
+    sender: &mut SendRequest<Full<Bytes>>,
+    path: &str,
+) -> Result<serde_json::Value, String> {
     let req = http::Request::get(path)
         .header("host", "scf.api.qcloud.com")
         .body(Full::new(Bytes::new()))
@@ -83,17 +105,19 @@ async fn get_over_tls(
 }
 
 async fn tls_bridge(pki: &Pki) -> std::net::SocketAddr {
-    let settings = scf_bridge::config::Settings::load_with_env(
-        None,
-        support::env(&[
-            ("SCF_BRIDGE__SERVER__LISTEN", ""),
-            ("SCF_BRIDGE__SERVER__TLS_LISTEN", "127.0.0.1:0"),
-            ("SCF_BRIDGE__SERVER__TLS_CERT", pki.cert.to_str().unwrap()),
-            ("SCF_BRIDGE__SERVER__TLS_KEY", pki.key.to_str().unwrap()),
-            ("SCF_BRIDGE__AUTH__RELOAD_INTERVAL_MS", "100"),
-        ]),
-    )
-    .unwrap();
+    tls_bridge_with(pki, &[]).await
+}
+
+async fn tls_bridge_with(pki: &Pki, extra: &[(&str, &str)]) -> std::net::SocketAddr {
+    let mut vars = vec![
+        ("SCF_BRIDGE__SERVER__LISTEN", ""),
+        ("SCF_BRIDGE__SERVER__TLS_LISTEN", "127.0.0.1:0"),
+        ("SCF_BRIDGE__SERVER__TLS_CERT", pki.cert.to_str().unwrap()),
+        ("SCF_BRIDGE__SERVER__TLS_KEY", pki.key.to_str().unwrap()),
+        ("SCF_BRIDGE__AUTH__RELOAD_INTERVAL_MS", "100"),
+    ];
+    vars.extend_from_slice(extra);
+    let settings = scf_bridge::config::Settings::load_with_env(None, support::env(&vars)).unwrap();
     let running = scf_bridge::app::start(settings, std::future::pending())
         .await
         .unwrap();
@@ -155,4 +179,33 @@ async fn a_broken_replacement_keeps_the_current_certificate() {
         get_over_tls(addr, &pki.ca_der, HELLO).await.unwrap()["code"],
         0
     );
+}
+
+#[tokio::test]
+async fn a_kept_alive_tls_connection_outlives_the_header_timeout_until_the_idle_timeout() {
+    let dir = tempdir("keepalive");
+    let pki = make_pki(&dir, "keepalive");
+    let addr = tls_bridge_with(
+        &pki,
+        &[
+            ("SCF_BRIDGE__SERVER__HEADER_READ_TIMEOUT_MS", "300"),
+            ("SCF_BRIDGE__SERVER__KEEPALIVE_IDLE_TIMEOUT_MS", "2000"),
+        ],
+    )
+    .await;
+    let (mut sender, conn) = connect_tls(addr, &pki.ca_der).await.unwrap();
+    let conn = tokio::spawn(conn);
+    assert_eq!(get_on(&mut sender, HELLO).await.unwrap()["code"], 0);
+    // Idle for over three header timeouts, then the same connection serves.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(get_on(&mut sender, HELLO).await.unwrap()["code"], 0);
+    // Left idle, the bridge closes it after the idle timeout: the client's
+    // connection task ends (half the idle timeout leaves room for scheduling).
+    let started = std::time::Instant::now();
+    tokio::time::timeout(std::time::Duration::from_secs(10), conn)
+        .await
+        .expect("the bridge closes the idle connection in time")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000));
 }

@@ -66,7 +66,8 @@ MIB = 1024 * 1024
 KNOWN_KEYS = {
     "server": {"listen", "tls_listen", "tls_cert", "tls_key", "max_body_bytes",
                "max_uri_bytes", "max_header_bytes",
-               "header_read_timeout_ms", "body_read_timeout_ms", "max_in_flight",
+               "header_read_timeout_ms", "keepalive_idle_timeout_ms",
+               "body_read_timeout_ms", "max_in_flight",
                "max_buffered_bytes", "drain_delay_secs", "shutdown_deadline_secs"},
     "admin": {"listen"},
     "upstream": {"endpoint", "region", "timeout_secs", "connect_timeout_ms",
@@ -350,7 +351,7 @@ def memory_estimate(cfg: dict) -> float:
     buffered = get(cfg, "server", "max_buffered_bytes")
     replay = get(cfg, "auth", "replay_capacity")
     bodies = 3 * min(in_flight * body, buffered)  # raw, decoded, and as the 3.0 JSON
-    return 10 * MIB + bodies + in_flight * 64 * 1024 + replay * 100 + 16 * MIB
+    return 10 * MIB + bodies + in_flight * 64 * 1024 + replay * 24 + 2 * MIB + 16 * MIB
 
 
 def parse_quantity(q: str) -> int:

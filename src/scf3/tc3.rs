@@ -126,7 +126,16 @@ impl fmt::Debug for Signed {
 
 /// Lowercase hex SHA-256 of `data`.
 pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    hex32(&Sha256::digest(data).into())
+}
+
+/// Lowercase hex of 32 bytes, through a stack buffer (`hex::encode` collects
+/// `char`s one by one).
+fn hex32(bytes: &[u8; 32]) -> String {
+    let mut buf = [0u8; 64];
+    // 64 bytes is exactly twice 32: this cannot fail.
+    let _ = hex::encode_to_slice(bytes, &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
@@ -140,6 +149,12 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
 /// `YYYY-MM-DD`, the UTC civil date of a Unix timestamp (proleptic Gregorian,
 /// days-to-civil conversion; no time zone is ever applied).
 pub fn utc_date(unix_secs: u64) -> String {
+    let (year, month, day) = civil_date(unix_secs);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `(year, month, day)` of the UTC civil date of a Unix timestamp.
+pub fn civil_date(unix_secs: u64) -> (u64, u64, u64) {
     let days = unix_secs / 86_400;
     // Shift the epoch to 0000-03-01 so leap days fall at the end of a year.
     let z = days + 719_468;
@@ -151,7 +166,7 @@ pub fn utc_date(unix_secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
     let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
     let year = yoe + era * 400 + u64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    (year, month, day)
 }
 
 /// The canonical headers as `(lower-case name, canonical value)`, sorted by name.
@@ -176,16 +191,17 @@ fn canonical_header_pairs(req: &SignableRequest<'_>) -> Vec<(String, String)> {
 
 /// `SignedHeaders`: the lower-cased header names, sorted, joined with `;`.
 pub fn signed_headers(req: &SignableRequest<'_>) -> String {
-    let names: Vec<String> = canonical_header_pairs(req)
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
-    names.join(";")
+    let mut out = String::new();
+    push_names(&mut out, &canonical_header_pairs(req));
+    out
 }
 
 /// The canonical request (step 1 of the algorithm).
 pub fn canonical_request(req: &SignableRequest<'_>) -> String {
-    let pairs = canonical_header_pairs(req);
+    canonical_request_from(req, &canonical_header_pairs(req))
+}
+
+fn canonical_request_from(req: &SignableRequest<'_>, pairs: &[(String, String)]) -> String {
     let mut out = String::with_capacity(256);
     out.push_str(req.method);
     out.push('\n');
@@ -193,18 +209,27 @@ pub fn canonical_request(req: &SignableRequest<'_>) -> String {
     out.push('\n');
     out.push_str(req.query);
     out.push('\n');
-    for (name, value) in &pairs {
+    for (name, value) in pairs {
         out.push_str(name);
         out.push(':');
         out.push_str(value);
         out.push('\n');
     }
     out.push('\n');
-    let names: Vec<&str> = pairs.iter().map(|(name, _)| name.as_str()).collect();
-    out.push_str(&names.join(";"));
+    push_names(&mut out, pairs);
     out.push('\n');
     out.push_str(&sha256_hex(req.payload));
     out
+}
+
+/// Appends the header names joined with `;`.
+fn push_names(out: &mut String, pairs: &[(String, String)]) {
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        out.push_str(name);
+    }
 }
 
 /// `DATE/SERVICE/tc3_request`.
@@ -214,10 +239,14 @@ pub fn credential_scope(date: &str, service: &str) -> String {
 
 /// The string to sign (step 2): algorithm, timestamp, scope, hashed canonical request.
 pub fn string_to_sign(timestamp: u64, credential_scope: &str, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{timestamp}\n{credential_scope}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    )
+    let timestamp = timestamp.to_string();
+    let mut out =
+        String::with_capacity(ALGORITHM.len() + timestamp.len() + credential_scope.len() + 67);
+    for part in [ALGORITHM, "\n", &timestamp, "\n", credential_scope, "\n"] {
+        out.push_str(part);
+    }
+    out.push_str(&sha256_hex(canonical_request.as_bytes()));
+    out
 }
 
 /// `SecretDate = HMAC("TC3" + key, date)`.
@@ -248,7 +277,7 @@ pub fn signing_key(secret_key: &str, date: &str, service: &str) -> SigningKey {
 
 /// The signature (step 4): lowercase hex `HMAC(signing_key, string_to_sign)`.
 pub fn signature(signing_key: &SigningKey, string_to_sign: &str) -> String {
-    hex::encode(hmac_sha256(&signing_key.0, string_to_sign.as_bytes()))
+    hex32(&hmac_sha256(&signing_key.0, string_to_sign.as_bytes()))
 }
 
 /// Checks a received hex signature against the expected one in constant time
@@ -291,10 +320,12 @@ pub fn sign_with_key(
     timestamp: u64,
 ) -> Signed {
     let scope = credential_scope(date, service);
-    let canonical = canonical_request(req);
+    let pairs = canonical_header_pairs(req);
+    let canonical = canonical_request_from(req, &pairs);
     let to_sign = string_to_sign(timestamp, &scope, &canonical);
     let signature = signature(signing_key, &to_sign);
-    let signed_headers = signed_headers(req);
+    let mut signed_headers = String::new();
+    push_names(&mut signed_headers, &pairs);
     Signed {
         authorization: authorization(secret_id, &scope, &signed_headers, &signature),
         timestamp: timestamp.to_string(),
