@@ -172,15 +172,33 @@ where
 }
 
 /// The HMAC over the string to sign of `to_sign` for `host` and `path`, fed
-/// piece by piece (`Mac::update`); the MAC of the concatenation, by the
-/// definition of HMAC's streaming interface.
+/// in order through `Mac::update`; the MAC of the concatenation, by the
+/// definition of HMAC's streaming interface. Short pieces (keys, `=`, `&`,
+/// most values) are gathered in a small stack buffer first, so a small
+/// request costs a few `update` calls rather than one per piece; a piece
+/// larger than the buffer (a large `param`) goes to `update` as it is.
 fn streamed_mac<D>(secret_key: &str, to_sign: &ToSign<'_>, host: &str, path: &str) -> Hmac<D>
 where
     D: hmac::EagerHash,
     Hmac<D>: KeyInit + Mac,
 {
     let mut mac = keyed::<D>(secret_key);
-    to_sign.write(host, path, |piece| mac.update(piece.as_bytes()));
+    let mut gathered = [0u8; 256];
+    let mut n = 0;
+    to_sign.write(host, path, |piece| {
+        let piece = piece.as_bytes();
+        if n + piece.len() > gathered.len() {
+            mac.update(&gathered[..n]);
+            n = 0;
+        }
+        if piece.len() > gathered.len() {
+            mac.update(piece);
+        } else {
+            gathered[n..n + piece.len()].copy_from_slice(piece);
+            n += piece.len();
+        }
+    });
+    mac.update(&gathered[..n]);
     mac
 }
 
