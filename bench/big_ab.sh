@@ -5,6 +5,10 @@
 # (6 MiB) `param`, then prints p50 latency, CPU per request and peak memory
 # over idle as a multiple of the form body.
 #
+# With BENCH_DIRECT=1 each round starts with a `direct` row: the same
+# requests sent straight to the canned upstream (p50 only), the baseline
+# for "added latency".
+#
 #   bench/big_ab.sh BINARY [BINARY...]      (after bench/run.sh has built the load generator)
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY...]" >&2; exit 2; }
@@ -51,6 +55,20 @@ echo "| round | binary | p50 | CPU/req | peak over idle | × body | errors |"
 echo "|---:|---|---:|---:|---:|---:|---:|"
 phase=0
 for round in $(seq "$ROUNDS"); do
+    if [ "${BENCH_DIRECT:-0}" = 1 ]; then
+        phase=$((phase + 1))
+        python3 "$BENCH/gen_requests.py" --out "$RUN/big" --count "$COUNT" --shards 1 \
+            --secret-id "$ID" --secret-key "$KEY" --param-bytes "$BYTES" \
+            --nonce-base $((phase * 1000000000)) >/dev/null
+        j=$("$LOADGEN" seq --addr "127.0.0.1:$UP" --reqs "$RUN/big.0" --count "$COUNT" --expect '"Result"')
+        echo "$j" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+p50 = d["p50_us"] / 1000
+errs = d["bad"] + d["io_errors"]
+print(f"| {sys.argv[1]} | direct | {p50:.1f} ms | – | – | – | {errs} |")
+' "$round"
+    fi
     for bin in "$@"; do
         phase=$((phase + 1))
         python3 "$BENCH/gen_requests.py" --out "$RUN/big" --count "$COUNT" --shards 1 \

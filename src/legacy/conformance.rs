@@ -245,6 +245,46 @@ fn vectors_streamed_string_to_sign_and_signature() {
 }
 
 #[test]
+fn a_large_request_verifies_through_the_streamed_path() {
+    // Long enough that the string to sign is streamed, not built; signed
+    // over the reference string, as a client would.
+    let param = r#"{"k": "v & w = 云"}, "#.repeat(3000);
+    let pairs: Vec<(String, String)> = [
+        ("Action", "InvokeFunction"),
+        ("functionName", "f"),
+        ("Nonce", "1"),
+        ("param", param.as_str()),
+        ("zzz", "last"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let host = "scf.api.qcloud.com";
+    let reference = reference_string_to_sign("POST", host, &pairs);
+    let params =
+        decode_form(encode_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).as_bytes())
+            .unwrap();
+    let to_sign = ToSign::new("POST", &params);
+    assert!(to_sign.len_for(host, LEGACY_PATH) > 50_000);
+    for m in [SignatureMethod::HmacSha1, SignatureMethod::HmacSha256] {
+        let sig = sign("key", m, &reference);
+        assert_eq!(sign_streamed("key", m, &to_sign, host, LEGACY_PATH), sig);
+        assert!(verify_streamed("key", m, &to_sign, host, LEGACY_PATH, &sig));
+        let mut tampered = pairs.clone();
+        tampered[3].1.push(' ');
+        let other = sign("key", m, &reference_string_to_sign("POST", host, &tampered));
+        assert!(!verify_streamed(
+            "key",
+            m,
+            &to_sign,
+            host,
+            LEGACY_PATH,
+            &other
+        ));
+    }
+}
+
+#[test]
 fn vectors_post_and_get_differ_only_by_the_at_rule_and_method() {
     // The `@` value changes the GET signature but not the POST one.
     let plain = signing_case("scf-post-sha1");
@@ -379,8 +419,13 @@ proptest! {
     #[test]
     fn prop_streamed_mac_is_the_mac_of_the_built_string(
         pairs in pairs_strategy(),
-        // Values around and beyond the 256-byte gathering buffer.
-        long in proptest::option::of("[a-z {}\":,]{200,700}"),
+        // Strings to sign on both sides of `BUILD_MAX` (4096 bytes): built,
+        // or streamed piece by piece.
+        long in proptest::option::of(prop_oneof![
+            "[a-z {}\":,]{200,700}",
+            "[a-z {}\":,]{3900,4400}",
+            "[a-z {}\":,]{5000,9000}",
+        ]),
         method in prop_oneof![
             Just("GET"), Just("POST"), Just("post"), Just("Get"), Just("PATCH"), Just("ǆelete"),
         ],

@@ -171,34 +171,26 @@ where
     mac
 }
 
-/// The HMAC over the string to sign of `to_sign` for `host` and `path`, fed
-/// in order through `Mac::update`; the MAC of the concatenation, by the
-/// definition of HMAC's streaming interface. Short pieces (keys, `=`, `&`,
-/// most values) are gathered in a small stack buffer first, so a small
-/// request costs a few `update` calls rather than one per piece; a piece
-/// larger than the buffer (a large `param`) goes to `update` as it is.
+/// Strings to sign up to this length are built and hashed in one `update`
+/// (one small allocation); longer ones are streamed.
+const BUILD_MAX: usize = 4096;
+
+/// The HMAC over the string to sign of `to_sign` for `host` and `path`. A
+/// long string (a large `param`) is fed piece by piece through
+/// `Mac::update` — the MAC of the concatenation, by the definition of
+/// HMAC's streaming interface — and never built; a short one is built
+/// first, which costs less than one `update` per piece.
 fn streamed_mac<D>(secret_key: &str, to_sign: &ToSign<'_>, host: &str, path: &str) -> Hmac<D>
 where
     D: hmac::EagerHash,
     Hmac<D>: KeyInit + Mac,
 {
     let mut mac = keyed::<D>(secret_key);
-    let mut gathered = [0u8; 256];
-    let mut n = 0;
-    to_sign.write(host, path, |piece| {
-        let piece = piece.as_bytes();
-        if n + piece.len() > gathered.len() {
-            mac.update(&gathered[..n]);
-            n = 0;
-        }
-        if piece.len() > gathered.len() {
-            mac.update(piece);
-        } else {
-            gathered[n..n + piece.len()].copy_from_slice(piece);
-            n += piece.len();
-        }
-    });
-    mac.update(&gathered[..n]);
+    if to_sign.len_for(host, path) <= BUILD_MAX {
+        mac.update(to_sign.to_string_for(host, path).as_bytes());
+    } else {
+        to_sign.write(host, path, |piece| mac.update(piece.as_bytes()));
+    }
     mac
 }
 
