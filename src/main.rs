@@ -10,9 +10,10 @@ use clap::{Parser, Subcommand};
 use scf_bridge::config::Settings;
 use scf_bridge::credentials::KeyPair;
 
-/// mimalloc instead of glibc's malloc: the request path allocates many small,
-/// short-lived buffers, and glibc's malloc/free were ≈ 17% of the bridge's
-/// CPU under load (docs/performance.md).
+/// With `--features mimalloc`, mimalloc instead of glibc's malloc: fewer
+/// instructions per request, more resident memory per connection
+/// (docs/performance.md, "Allocator").
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
