@@ -107,14 +107,19 @@ thread_local! {
 pub fn request(action: &str, code: i64, function: Option<&str>, elapsed: Duration) {
     let action = bounded_action(action);
     match function {
-        Some(f) => metrics::counter!(names::REQUESTS, "action" => action, "code" => code.to_string(), "function" => f.to_owned()).increment(1),
+        Some(f) => {
+            let (code, function) = (code.to_string(), f.to_owned());
+            metrics::counter!(names::REQUESTS, "action" => action, "code" => code, "function" => function).increment(1)
+        }
         None => REQUEST_COUNTERS.with(|cell| {
             let mut counters = cell.borrow_mut();
             match counters.iter().find(|(a, c, _)| *a == action && *c == code) {
                 Some((_, _, counter)) => counter.increment(1),
                 None => {
                     handle();
-                    let counter = metrics::counter!(names::REQUESTS, "action" => action, "code" => code.to_string());
+                    let label = code.to_string();
+                    let counter =
+                        metrics::counter!(names::REQUESTS, "action" => action, "code" => label);
                     counter.increment(1);
                     counters.push((action, code, counter));
                 }

@@ -543,7 +543,9 @@ def exported_metrics(metrics_rs: str) -> dict[str, set[str]]:
     consts = dict(re.findall(r'pub const (\w+): &str = "(\w+)";', metrics_rs))
     labels: dict[str, set[str]] = {name: set() for name in consts.values()}
     kinds: dict[str, str] = {}
-    for kind, const, rest in re.findall(r"metrics::(counter|gauge|histogram)!\(\s*names::(\w+)([^;]*?)\)\s*\.", metrics_rs):
+    # A use records (`…!(…).increment(…)`) or registers a handle kept in a
+    # struct field (`field: …!(…),`).
+    for kind, const, rest in re.findall(r"metrics::(counter|gauge|histogram)!\(\s*names::(\w+)([^;]*?)\)\s*[.,]", metrics_rs):
         if const in consts:
             labels[consts[const]] |= set(re.findall(r'"(\w+)"\s*=>', rest))
             kinds[consts[const]] = kind
