@@ -24,30 +24,9 @@ LOADGEN=$ROOT/target/bench-loadgen/release/scf-bench-loadgen
 [ $# -gt 0 ] || set -- "$ROOT/target/release/scf-bridge"
 command -v valgrind >/dev/null || { sudo -n true 2>/dev/null && SUDO=sudo || SUDO=; $SUDO apt-get install -y -qq valgrind >/dev/null; }
 [ -x "$LOADGEN" ] || (cd "$BENCH/loadgen" && CARGO_TARGET_DIR=$ROOT/target/bench-loadgen cargo build --release --quiet)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-rm -rf "$RUN"; mkdir -p "$RUN"/upstream-{body,proxy,fastcgi,uwsgi,scgi}
-sed -e "s#@RUN@#$RUN#g" -e "s#@UPSTREAM_PORT@#$UP#g" -e "s#@WORKERS@#1#g" \
-    "$BENCH/nginx/upstream.conf.in" >"$RUN/upstream.conf"
-"$(command -v nginx || echo /usr/sbin/nginx)" -c "$RUN/upstream.conf" -p "$RUN" &
-PIDS+=($!)
-waitport() { for _ in $(seq 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; exit 1; }
-waitport "$UP"
-cat >"$RUN/b.toml" <<TOML
-[server]
-listen = "127.0.0.1:$BR"
-[upstream]
-endpoint = "http://127.0.0.1:$UP"
-[auth]
-mode = "verify"
-[[auth.clients]]
-secret_id = "$ID"
-secret_key = "$KEY"
-[admin]
-listen = "127.0.0.1:$AD"
-[log]
-format = "json"
-TOML
+. "$BENCH/lib.sh"
+start_upstream 1
+bridge_config "$RUN/b.toml"
 echo "| binary | requests | instructions/request |"
 echo "|---|---:|---:|"
 phase=0
@@ -64,7 +43,7 @@ for bin in "$@"; do
     valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.raw.%p" \
         "$bin" "${args[@]}" 2>"$RUN/b-$name.log" &
     pid=$!
-    waitport "$BR"
+    waitport "$BR" 1200 # valgrind starts slowly
     "$LOADGEN" fixed --addr "127.0.0.1:$BR" --reqs "$RUN/w.0" --rate 100 --conns 8 \
         --duration 3 --warmup 0 --expect "$expect" >/dev/null
     callgrind_control -z "$pid" >/dev/null 2>&1

@@ -22,36 +22,13 @@ PORT_BASE=${BENCH_PORT_BASE:-18180}
 UP=$((PORT_BASE + 1)); BR=$((PORT_BASE + 3)); AD=$((PORT_BASE + 4))
 ID=AKIDscfbridgevariants00000000000001; KEY=variantsKey0123456789
 TCK=$(getconf CLK_TCK)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
-rm -rf "$RUN"; mkdir -p "$RUN"/upstream-{body,proxy,fastcgi,uwsgi,scgi}
-sed -e "s#@RUN@#$RUN#g" -e "s#@UPSTREAM_PORT@#$UP#g" -e "s#@WORKERS@#$(nproc)#g" \
-    "$BENCH/nginx/upstream.conf.in" >"$RUN/upstream.conf"
-"$(command -v nginx || echo /usr/sbin/nginx)" -c "$RUN/upstream.conf" -p "$RUN" &
-PIDS+=($!)
-waitport() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; exit 1; }
-waitport "$UP"
-ticks() { local f; f=$(cat "/proc/$1/stat"); f=${f##*) }; set -- $f; echo $((${12} + ${13})); }
+. "$BENCH/lib.sh"
+start_upstream "$(nproc)"
 phase=0
 one() { # name filter workers
     local name=$1 filter=$2 workers=$3 pid c0 c1 j w n
     phase=$((phase + 1))
-    cat >"$RUN/b.toml" <<TOML
-[server]
-listen = "127.0.0.1:$BR"
-[upstream]
-endpoint = "http://127.0.0.1:$UP"
-[auth]
-mode = "verify"
-[[auth.clients]]
-secret_id = "$ID"
-secret_key = "$KEY"
-[admin]
-listen = "127.0.0.1:$AD"
-[log]
-format = "json"
-filter = "$filter"
-TOML
+    bridge_config "$RUN/b.toml" "$filter"
     python3 "$BENCH/gen_requests.py" --out "$RUN/f" --count $((RATE * (DURATION + 3))) \
         --shards 1 --secret-id "$ID" --secret-key "$KEY" --nonce-base $((phase * 1000000000)) >/dev/null
     python3 "$BENCH/gen_requests.py" --out "$RUN/r" --count $((DURATION * 12000)) \
