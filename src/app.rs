@@ -179,6 +179,7 @@ pub async fn start_with(
     };
 
     let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(false);
+    let callers = Arc::new(crate::callers::Callers::default());
     let frontend = Arc::new(Frontend {
         bridge: Bridge {
             upstream,
@@ -195,6 +196,7 @@ pub async fn start_with(
         settings: settings.server.clone(),
         deadline: deadline_rx,
         function_label: settings.metrics.function_label,
+        callers: callers.clone(),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -233,6 +235,8 @@ pub async fn start_with(
         let admin = Arc::new(Admin {
             readiness: readiness.clone(),
             log: options.log.clone(),
+            callers: Some(callers.clone()),
+            clock: frontend.bridge.clock.clone(),
         });
         tokio::spawn(admin::serve(listener, admin));
     }

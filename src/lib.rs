@@ -17,6 +17,7 @@ pub mod access_log;
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod callers;
 pub mod config;
 pub mod credentials;
 pub mod emulator;

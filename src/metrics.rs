@@ -38,6 +38,13 @@ pub mod names {
     /// Counter: reloads of key sets, credentials, certificates and
     /// configuration, by `what` and `result`.
     pub const RELOADS: &str = "scf_bridge_reloads_total";
+    /// Gauge: distinct callers (SecretIds) seen in the last hour (`/callers`).
+    pub const CALLERS: &str = "scf_bridge_callers";
+    /// Counter: `/callers` entries evicted, least recently seen first.
+    pub const CALLERS_EVICTED: &str = "scf_bridge_callers_evicted_total";
+    /// Counter: legacy requests by `request_client` family (the SDK name
+    /// without its version, from an allow-list; else `other`).
+    pub const CLIENT_REQUESTS: &str = "scf_bridge_client_requests_total";
     /// Gauge: always 1, with `version`.
     pub const BUILD_INFO: &str = "scf_bridge_build_info";
 }
@@ -130,7 +137,7 @@ pub fn request(action: &str, code: i64, function: Option<&str>, elapsed: Duratio
 }
 
 /// Only actions the bridge knows become label values.
-fn bounded_action(action: &str) -> &'static str {
+pub(crate) fn bounded_action(action: &str) -> &'static str {
     match action {
         "InvokeFunction" => "InvokeFunction",
         "" => "none",
@@ -170,4 +177,18 @@ pub fn replay_fill(entries: usize, capacity: usize) {
     let hot = hot();
     hot.replay_entries.set(entries as f64);
     hot.replay_capacity.set(capacity as f64);
+}
+
+pub fn callers(distinct_last_hour: usize) {
+    metrics::gauge!(names::CALLERS).set(distinct_last_hour as f64);
+}
+
+pub fn callers_evicted() {
+    metrics::counter!(names::CALLERS_EVICTED).increment(1);
+}
+
+/// One legacy request, by its `RequestClient` family.
+pub fn client_request(request_client: &str) {
+    let family = crate::callers::client_family(request_client);
+    metrics::counter!(names::CLIENT_REQUESTS, "request_client" => family).increment(1);
 }

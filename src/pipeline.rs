@@ -51,6 +51,8 @@ pub struct RequestInfo {
     pub function_request_id: Option<String>,
     pub scf_error: Option<String>,
     pub upstream_duration: Option<Duration>,
+    /// Who called, for `GET /callers` (crate::callers).
+    pub caller: crate::callers::Caller,
 }
 
 /// The answer to one legacy request.
@@ -128,6 +130,7 @@ impl Bridge {
         drop(raw_params);
         let mut request = parse_request_deferring_param(&params).map_err(request_error)?;
         info.action = Some(request.common.action.clone());
+        info.caller = caller_of(&params, &request.common, self.verifier.as_ref());
         let signer = match &self.verifier {
             Some(v) => {
                 let verified = v.verify(http_method, host, &params, &request.common, now);
@@ -136,6 +139,10 @@ impl Bridge {
             }
             None => Signer::Bridge,
         };
+        info.caller.identity = Some(match signer {
+            Signer::Caller(_) => "self",
+            Signer::Bridge => "bridge",
+        });
         // The decoded text is only needed to verify; `param` is moved out of
         // it and the rest freed.
         request.move_param_from(params);
@@ -209,6 +216,32 @@ impl Bridge {
             error: None,
             info: std::mem::take(info),
         })
+    }
+}
+
+/// The caller as `/callers` counts it: its SecretId only when the bridge
+/// knows it (or does not verify), so unsigned traffic is pooled.
+fn caller_of(
+    params: &crate::legacy::decode::Params,
+    common: &crate::legacy::request::CommonParams,
+    verifier: Option<&Verifier>,
+) -> crate::callers::Caller {
+    let sent = common.secret_id.as_deref();
+    let known = match (verifier, sent) {
+        (_, None) => None,
+        (None, Some(id)) => Some(id),
+        (Some(v), Some(id)) => v.clients.load().get(id).is_some().then_some(id),
+    };
+    crate::callers::Caller {
+        secret_id: known.map(str::to_owned),
+        sent_secret_id: sent.is_some(),
+        request_client: params
+            .get("RequestClient")
+            .unwrap_or("")
+            .chars()
+            .take(crate::callers::MAX_FIELD_CHARS)
+            .collect(),
+        identity: None,
     }
 }
 

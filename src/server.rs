@@ -51,6 +51,8 @@ pub struct Frontend {
     pub deadline: tokio::sync::watch::Receiver<bool>,
     /// Label request metrics with the function name (opt-in).
     pub function_label: bool,
+    /// Who still calls (`GET /callers` on the admin listener).
+    pub callers: Arc<crate::callers::Callers>,
 }
 
 /// Bounds on concurrent work: requests in flight, and request-body bytes
@@ -258,6 +260,7 @@ fn finish(
         elapsed,
     );
     log_request(method, &reply, request_id, elapsed);
+    record_caller(fe, &reply);
     let mut resp = to_response(reply);
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut()
@@ -502,6 +505,21 @@ fn panic_answer(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Ful
         "the bridge failed while handling the request",
     );
     to_response(Reply::from_error(e, RequestInfo::default()))
+}
+
+fn record_caller(fe: &Frontend, reply: &Reply) {
+    let i = &reply.info;
+    let Some(action) = i.action.as_deref() else {
+        return;
+    };
+    crate::metrics::client_request(&i.caller.request_client);
+    fe.callers.record(
+        &i.caller,
+        action,
+        i.function.as_deref().unwrap_or(""),
+        reply.answer.code,
+        (fe.bridge.clock)(),
+    );
 }
 
 fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Duration) {
