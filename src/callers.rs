@@ -287,7 +287,7 @@ impl Callers {
             .iter()
             .filter(|(_, e)| since.is_none_or(|s| e.last_seen >= s))
             .collect();
-        rows.sort_by(|a, b| b.1.touched.cmp(&a.1.touched));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1.touched));
         let callers = rows
             .into_iter()
             .map(|(k, e)| {
