@@ -18,6 +18,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod callers;
+pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod emulator;

@@ -1,4 +1,5 @@
-//! The `scf-bridge` command: `serve` (default), `check-config`, `emulator`.
+//! The `scf-bridge` command: `serve` (default), `check-config`, `emulator`,
+//! `invoke` (a legacy client, src/client.rs).
 //! Parses arguments, sets up logging and the runtime, waits for signals.
 #![forbid(unsafe_code)]
 
@@ -37,6 +38,9 @@ enum Command {
     Serve,
     /// Validate the configuration and print it, secrets redacted.
     CheckConfig,
+    /// Call a legacy endpoint (the bridge) as a legacy SDK does, print the
+    /// answer; exit status 0 only when its code is 0.
+    Invoke(scf_bridge::client::InvokeArgs),
     /// Run only the SCF 3.0 emulator, for testing any 3.0 client. It accepts
     /// the key pair of TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY or [credentials].
     Emulator {
@@ -47,6 +51,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Invoke(args)) = cli.command {
+        // A client: the bridge's configuration plays no part.
+        return scf_bridge::client::run(args);
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -56,6 +64,8 @@ fn main() -> ExitCode {
     };
     let log = scf_bridge::logging::init(&settings);
     match cli.command.unwrap_or(Command::Serve) {
+        // Handled before the configuration is loaded.
+        Command::Invoke(args) => scf_bridge::client::run(args),
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml());
             eprintln!("scf-bridge: configuration is valid");
