@@ -40,7 +40,7 @@ enum Command {
     CheckConfig,
     /// Call a legacy endpoint (the bridge) as a legacy SDK does, print the
     /// answer; exit status 0 only when its code is 0.
-    Invoke(scf_bridge::client::InvokeArgs),
+    Invoke(Box<scf_bridge::client::InvokeArgs>),
     /// Run only the SCF 3.0 emulator, for testing any 3.0 client. It accepts
     /// the key pair of TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY or [credentials].
     Emulator {
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Invoke(args)) = cli.command {
         // A client: the bridge's configuration plays no part.
-        return scf_bridge::client::run(args);
+        return scf_bridge::client::run(*args);
     }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
@@ -65,7 +65,7 @@ fn main() -> ExitCode {
     let log = scf_bridge::logging::init(&settings);
     match cli.command.unwrap_or(Command::Serve) {
         // Handled before the configuration is loaded.
-        Command::Invoke(args) => scf_bridge::client::run(args),
+        Command::Invoke(args) => scf_bridge::client::run(*args),
         Command::CheckConfig => {
             print!("{}", settings.to_redacted_toml());
             eprintln!("scf-bridge: configuration is valid");
