@@ -87,12 +87,54 @@ pub async fn start(
     start_with(settings, shutdown, StartOptions::default()).await
 }
 
+/// Every check `serve` makes before it takes a port: the configuration's
+/// values, the client keys (entries, key files, `clients_dir`), the TLS
+/// certificate and key, `upstream.ca_file`, and the bridge credentials a
+/// forwarding upstream needs. `check-config` runs exactly this, so its
+/// success means `serve` starts unless a port is taken.
+pub fn preflight(settings: &Settings) -> Result<(), StartError> {
+    settings.validate()?;
+    let clients = match settings.auth_mode() {
+        AuthMode::Verify => Some(
+            client_source(settings)
+                .load()
+                .map_err(StartError::Clients)?,
+        ),
+        AuthMode::None => None,
+    };
+    if let (Some(cert), Some(key)) = (&settings.server.tls_cert, &settings.server.tls_key) {
+        let files = CertFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        tls::load(&files).map_err(StartError::Tls)?;
+    }
+    crate::upstream::client_tls_config(settings.upstream.ca_file.as_deref(), "upstream.ca_file")
+        .map_err(StartError::Upstream)?;
+    let needs_bridge_keys = match &clients {
+        None => true,
+        Some(set) => {
+            set.needs_bridge_credentials()
+                || settings.auth.clients_dir_upstream == UpstreamIdentity::Bridge
+        }
+    };
+    if settings.endpoint() != Endpoint::Embedded
+        && needs_bridge_keys
+        && KeyPair::from_settings(&settings.credentials).is_none()
+    {
+        return Err(StartError::NoCredentials(
+            settings.upstream.endpoint.clone(),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn start_with(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: StartOptions,
 ) -> Result<Running, StartError> {
-    settings.validate()?;
+    preflight(&settings)?;
     crate::metrics::handle();
     let readiness = Readiness::default();
     let reload_every = Duration::from_millis(settings.auth.reload_interval_ms.max(100));
@@ -183,7 +225,7 @@ pub async fn start_with(
     let frontend = Arc::new(Frontend {
         bridge: Bridge {
             upstream,
-            default_region: settings.upstream.region.clone(),
+            default_region: settings.default_region(),
             credentials: credentials.clone(),
             verifier,
             mode: settings.upstream.mode,

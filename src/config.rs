@@ -262,7 +262,8 @@ impl Settings {
         Self::load_with_env(file, std::env::vars().collect())
     }
 
-    pub fn load_with_env(file: Option<&Path>, env: EnvMap) -> Result<Settings, ConfigError> {
+    pub fn load_with_env(file: Option<&Path>, mut env: EnvMap) -> Result<Settings, ConfigError> {
+        use crate::config_messages as messages;
         use config::{Config, Environment, File, FileFormat};
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Some(path) = file {
@@ -270,7 +271,19 @@ impl Settings {
                 path: path.to_owned(),
                 reason: e.to_string(),
             })?;
+            messages::check_toml_syntax(path, &text).map_err(ConfigError::Parse)?;
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        }
+        // Only the names, to say where an unknown key came from.
+        let names: EnvMap = env
+            .keys()
+            .filter(|k| k.starts_with(ENV_PREFIX))
+            .map(|k| (k.clone(), String::new()))
+            .collect();
+        for (key, items) in messages::take_list_keys(&mut env) {
+            builder = builder
+                .set_override(key, items)
+                .map_err(|e| ConfigError::Parse(e.to_string()))?;
         }
         let tencent = [
             (ENV_SECRET_ID, "credentials.secret_id"),
@@ -297,7 +310,7 @@ impl Settings {
         let settings: Settings = builder
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+            .map_err(|e| ConfigError::Parse(messages::explain(&e.to_string(), file, &names)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -339,9 +352,35 @@ impl Settings {
                  set auth.allow_unauthenticated = true to override",
             ));
         }
-        parse_addr("admin.listen", &self.admin.listen)?;
+        let admin = parse_addr("admin.listen", &self.admin.listen)?;
+        let named: Vec<(&str, SocketAddr)> = [
+            ("server.listen", self.listen_addr()?),
+            ("server.tls_listen", self.tls_listen_addr()?),
+            ("admin.listen", admin),
+        ]
+        .into_iter()
+        .filter_map(|(k, a)| a.map(|a| (k, a)))
+        .collect();
+        for (i, (key_a, a)) in named.iter().enumerate() {
+            for (key_b, b) in &named[i + 1..] {
+                let overlap =
+                    a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified();
+                if a.port() != 0 && a.port() == b.port() && overlap {
+                    return Err(ConfigError::Invalid {
+                        key: key_b,
+                        problem: format!("{b} is the same port as {key_a} ({a})"),
+                    });
+                }
+            }
+        }
         if !matches!(self.log.format.as_str(), "json" | "text" | "auto") {
-            return Err(invalid("log.format", "expected json, text or auto"));
+            return Err(invalid(
+                "log.format",
+                format!(
+                    "\"{}\" is not one of auto, json, text",
+                    self.log.format.chars().take(32).collect::<String>()
+                ),
+            ));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return Err(invalid(
@@ -378,15 +417,10 @@ impl Settings {
             ));
         }
         Endpoint::parse(&self.upstream.endpoint)?;
-        if !is_region_name(&self.upstream.region) {
-            return Err(invalid(
-                "upstream.region",
-                format!(
-                    "`{}` is not a 3.0 region name such as ap-guangzhou",
-                    self.upstream.region
-                ),
-            ));
-        }
+        // The rule a request's `Region` follows: a legacy short code or a
+        // region name.
+        crate::legacy::region::resolve_region(&self.upstream.region)
+            .map_err(|e| invalid("upstream.region", e.to_string()))?;
         if self.upstream.timeout_secs == 0 {
             return Err(invalid("upstream.timeout_secs", "must be greater than 0"));
         }
@@ -461,6 +495,13 @@ impl Settings {
                 AuthMode::Verify
             }
         })
+    }
+
+    /// `upstream.region` as a 3.0 region name (`gz` → `ap-guangzhou`).
+    pub fn default_region(&self) -> String {
+        crate::legacy::region::resolve_region(&self.upstream.region)
+            .map(std::borrow::Cow::into_owned)
+            .unwrap_or_else(|_| self.upstream.region.clone())
     }
 
     pub fn replay_capacity(&self) -> usize {
@@ -684,7 +725,12 @@ mod tests {
                 "https://{zone}.x",
                 "upstream.endpoint",
             ),
-            ("SCF_BRIDGE__UPSTREAM__REGION", "gz", "upstream.region"),
+            ("SCF_BRIDGE__UPSTREAM__REGION", "GZ", "upstream.region"),
+            (
+                "SCF_BRIDGE__UPSTREAM__REGION",
+                "ap_guangzhou",
+                "upstream.region",
+            ),
             ("SCF_BRIDGE__SERVER__LISTEN", "nowhere", "server.listen"),
             (
                 "SCF_BRIDGE__SERVER__HEADER_READ_TIMEOUT_MS",
@@ -733,5 +779,171 @@ mod tests {
             assert!(text.contains("AKIDvisible"));
             assert!(text.contains("<redacted>"));
         }
+    }
+
+    fn file_with(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("scf-bridge-msg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_bad_enum_value_lists_the_valid_ones() {
+        for (var, value, line) in [
+            (
+                "SCF_BRIDGE__AUTH__MODE",
+                "verfy",
+                "auth.mode: \"verfy\" is not one of none, verify",
+            ),
+            (
+                "SCF_BRIDGE__UPSTREAM__MODE",
+                "dryrun",
+                "upstream.mode: \"dryrun\" is not one of dry-run, forward",
+            ),
+            (
+                "SCF_BRIDGE__LOG__FORMAT",
+                "jsn",
+                "log.format: \"jsn\" is not one of auto, json, text",
+            ),
+        ] {
+            let err = Settings::load_with_env(None, env(&[(var, value)])).unwrap_err();
+            assert_eq!(err.to_string(), format!("invalid configuration: {line}"));
+        }
+        let path = file_with(
+            "enum.toml",
+            "[[auth.clients]]\nsecret_id = \"a\"\nsecret_key = \"k\"\nupstream = \"me\"\n",
+        );
+        let err = Settings::load_with_env(Some(&path), EnvMap::new()).unwrap_err();
+        assert!(
+            err.to_string().contains("is not one of bridge, self"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_closest_valid_key_and_where_it_was_set() {
+        let path = file_with("typo.toml", "[upstream]\nendpiont = \"x\"\n");
+        let err = Settings::load_with_env(Some(&path), EnvMap::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "invalid configuration: upstream.endpiont in {} is not a known key; did you mean upstream.endpoint?",
+                path.display()
+            )
+        );
+        let err = Settings::load_with_env(None, env(&[("SCF_BRIDGE__SERVER__LISTN", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("environment variable SCF_BRIDGE__SERVER__LISTN"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean server.listen?"), "{err}");
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_file_and_line_in_one_line_without_the_text() {
+        let path = file_with(
+            "syntax.toml",
+            "[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = \"TopSecretValue\n",
+        );
+        let err = Settings::load_with_env(Some(&path), EnvMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "invalid configuration: {}:3: TOML syntax error: ",
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+        assert!(!err.contains("TopSecretValue"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_not_shown() {
+        let path = file_with(
+            "secret-type.toml",
+            "[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = [\"TopSecret99\"]\n",
+        );
+        let err = Settings::load_with_env(Some(&path), EnvMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("credentials.secret_key"), "{err}");
+        assert!(!err.contains("TopSecret99"), "{err}");
+    }
+
+    #[test]
+    fn list_keys_are_set_from_the_environment_comma_separated() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__AUTH__SIGNING_HOSTS", "a.example, b.example")]),
+        )
+        .unwrap();
+        assert_eq!(s.auth.signing_hosts, vec!["a.example", "b.example"]);
+        let s = Settings::load_with_env(None, env(&[("SCF_BRIDGE__AUTH__SIGNING_HOSTS", "one")]))
+            .unwrap();
+        assert_eq!(s.auth.signing_hosts, vec!["one"]);
+    }
+
+    #[test]
+    fn region_follows_the_request_rule() {
+        let s =
+            Settings::load_with_env(None, env(&[("SCF_BRIDGE__UPSTREAM__REGION", "sh")])).unwrap();
+        assert_eq!(s.default_region(), "ap-shanghai");
+        let s = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__UPSTREAM__REGION", "ap-shanghai-fsi")]),
+        )
+        .unwrap();
+        assert_eq!(s.default_region(), "ap-shanghai-fsi");
+        for bad in ["GZ", "guangzhou", "ap_guangzhou", ""] {
+            let err = Settings::load_with_env(None, env(&[("SCF_BRIDGE__UPSTREAM__REGION", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("upstream.region: unknown region"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn listeners_must_be_distinct() {
+        for (vars, key) in [
+            (
+                vec![("SCF_BRIDGE__ADMIN__LISTEN", "127.0.0.1:8080")],
+                "admin.listen",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__SERVER__LISTEN", "0.0.0.0:9000"),
+                    ("SCF_BRIDGE__ADMIN__LISTEN", "127.0.0.1:9000"),
+                    ("SCF_BRIDGE__AUTH__MODE", "none"),
+                    ("SCF_BRIDGE__AUTH__ALLOW_UNAUTHENTICATED", "true"),
+                ],
+                "admin.listen",
+            ),
+        ] {
+            let err = Settings::load_with_env(None, env(&vars))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("{key}: ")) && err.contains("same port"),
+                "{err}"
+            );
+        }
+        // Port 0 (any free port) never collides.
+        Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__SERVER__LISTEN", "127.0.0.1:0"),
+                ("SCF_BRIDGE__ADMIN__LISTEN", "127.0.0.1:0"),
+            ]),
+        )
+        .unwrap();
     }
 }

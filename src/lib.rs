@@ -20,6 +20,7 @@ pub mod auth;
 pub mod callers;
 pub mod client;
 pub mod config;
+pub mod config_messages;
 pub mod credentials;
 pub mod emulator;
 pub mod error;

@@ -22,7 +22,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "scf-bridge",
     version,
-    about = "Legacy SCF v2 InvokeFunction → SCF API 3.0 Invoke bridge"
+    about = "Legacy SCF v2 InvokeFunction → SCF API 3.0 Invoke bridge",
+    after_help = "\
+Configuration: built-in defaults, then the TOML file (--config or SCF_BRIDGE_CONFIG), then the \
+environment: TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY / TENCENTCLOUD_SESSION_TOKEN for \
+the bridge's key pair, and SCF_BRIDGE__<SECTION>__<KEY> for any key \
+(SCF_BRIDGE__UPSTREAM__ENDPOINT=https://scf.tencentcloudapi.com; lists comma-separated: \
+SCF_BRIDGE__AUTH__SIGNING_HOSTS=a,b). SCF_BRIDGE_LOG overrides log.filter.\n\
+`scf-bridge check-config` runs every check `serve` makes before taking a port.\n\
+Docs: README.md (quick start, every key), docs/operations.md (running it), docs/protocol.md."
 )]
 struct Cli {
     /// TOML configuration file (defaults apply when absent).
@@ -67,6 +75,10 @@ fn main() -> ExitCode {
         // Handled before the configuration is loaded.
         Command::Invoke(args) => scf_bridge::client::run(*args),
         Command::CheckConfig => {
+            if let Err(e) = scf_bridge::app::preflight(&settings) {
+                eprintln!("scf-bridge: {e}");
+                return ExitCode::from(2);
+            }
             print!("{}", settings.to_redacted_toml());
             eprintln!("scf-bridge: configuration is valid");
             ExitCode::SUCCESS
