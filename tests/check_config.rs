@@ -88,3 +88,24 @@ fn help_mentions_the_environment_and_the_docs() {
     assert!(out.contains("TENCENTCLOUD_SECRET_ID"), "{out}");
     assert!(out.contains("docs/operations.md"), "{out}");
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let (code, out, _) = run(&["--version"], &[]);
+    assert_eq!(code, 0);
+    let expected = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    assert_eq!(
+        out.trim(),
+        format!(
+            "scf-bridge {} (commit {expected})",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+}
