@@ -15,6 +15,9 @@
 #     then a smoke run of the binary on each overlay's configuration with its
 #     Secrets laid out as the kubelet does (TLS for scf.api.qcloud.com, legacy
 #     signatures, key rotation, drain on SIGTERM; upstream in dry-run);
+#   * deploy/systemd: `systemd-analyze verify` of the unit where systemd is
+#     installed (VALIDATE_DEPLOY_REQUIRE_SYSTEMD=1 makes its absence an
+#     error), its credentials against the configuration, check-config;
 #   * a self-test: deliberately broken renders must each be rejected.
 #
 # Installs what it needs itself, under target/: a Python venv
@@ -100,6 +103,11 @@ step "Dockerfile (hadolint; the image itself is not built here)"
 "$VENV/bin/hadolint" --no-color --failure-threshold warning "$ROOT/deploy/docker/Dockerfile"
 echo "deploy/docker/Dockerfile: hadolint clean"
 "$VENV/bin/python" "$ROOT/deploy/tools/check_dockerfile.py" --repo "$ROOT" --bridge-bin "$SCF_BRIDGE_BIN"
+
+# --- systemd ---------------------------------------------------------------------
+step "systemd unit (systemd-analyze verify where installed; credentials vs configuration)"
+"$VENV/bin/python" "$ROOT/deploy/tools/check_systemd.py" --repo "$ROOT" --bridge-bin "$SCF_BRIDGE_BIN" \
+  ${VALIDATE_DEPLOY_REQUIRE_SYSTEMD:+--require-systemd}
 
 # --- monitoring files parse ----------------------------------------------------
 step "monitoring files"
