@@ -123,7 +123,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 rendered=()
 for dir in kustomize/base kustomize/overlays/standalone kustomize/overlays/sidecar \
-           kustomize/overlays/migration monitoring; do
+           kustomize/overlays/sidecar-component kustomize/overlays/migration monitoring; do
   name=${dir#kustomize/}
   file=$OUT/${name//\//-}.yaml
   if ! "$KUBECTL" kustomize "$ROOT/deploy/$dir" > "$file"; then

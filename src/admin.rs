@@ -82,7 +82,9 @@ async fn route(admin: &Admin, req: Request<Incoming>) -> Response<Full<Bytes>> {
                 crate::metrics::callers(c.distinct_callers_since(hour_ago));
             }
             let mut r = text(StatusCode::OK, "");
-            *r.body_mut() = Full::new(Bytes::from(crate::metrics::handle().render()));
+            let mut body = crate::metrics::handle().render();
+            body.push_str(&crate::metrics::render_process());
+            *r.body_mut() = Full::new(Bytes::from(body));
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4"),

@@ -144,6 +144,7 @@ pub async fn start_with(
         AuthMode::Verify => Some(source.load().map_err(StartError::Clients)?),
         AuthMode::None => None,
     };
+    let client_count = clients.as_ref().map_or(0, ClientSet::len);
     // Created before the emulator, which follows it as keys are reloaded.
     let client_cell = clients.clone().map(|set| Arc::new(Swappable::new(set)));
     let live_clients = client_cell.clone();
@@ -180,6 +181,7 @@ pub async fn start_with(
     let credentials = Arc::new(Swappable::new(keys));
     let source = Arc::new(Swappable::new(source));
 
+    let mut replay_capacity_used = None;
     let verifier = match client_cell.clone() {
         None => {
             tracing::warn!("legacy signatures are not verified (auth.mode = none)");
@@ -188,6 +190,7 @@ pub async fn start_with(
         Some(cell) => {
             tokio::spawn(clients::watch(source.clone(), cell.clone(), reload_every));
             let replay = ReplayMemory::new(settings.replay_capacity(), settings.auth.max_skew_secs);
+            replay_capacity_used = Some(replay.capacity());
             crate::metrics::replay_fill(0, replay.capacity());
             Some(Verifier {
                 clients: cell,
@@ -322,6 +325,17 @@ pub async fn start_with(
     });
 
     readiness.set_ready();
+    let summary = startup_summary(&StartupFacts {
+        addr,
+        tls_addr,
+        admin_addr,
+        endpoint: &endpoint,
+        embedded: settings.endpoint() == Endpoint::Embedded,
+        mode: settings.upstream.mode,
+        auth: mode,
+        client_keys: client_count,
+        replay_capacity: replay_capacity_used,
+    });
     tracing::info!(
         addr = ?addr,
         tls_addr = ?tls_addr,
@@ -329,7 +343,8 @@ pub async fn start_with(
         auth = ?mode,
         upstream_mode = ?settings.upstream.mode,
         upstream = ?endpoint,
-        "scf-bridge ready"
+        client_keys = client_count,
+        "scf-bridge ready: {summary}"
     );
     Ok(Running {
         addr,
@@ -340,6 +355,67 @@ pub async fn start_with(
         reloader,
         task,
     })
+}
+
+/// What the start-up line says.
+struct StartupFacts<'a> {
+    addr: Option<SocketAddr>,
+    tls_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    endpoint: &'a Endpoint,
+    embedded: bool,
+    mode: crate::config::UpstreamMode,
+    auth: AuthMode,
+    client_keys: usize,
+    replay_capacity: Option<usize>,
+}
+
+/// The start-up line in words: listeners, upstream, auth, keys, replay store.
+fn startup_summary(f: &StartupFacts<'_>) -> String {
+    let mut listeners: Vec<String> = Vec::new();
+    if let Some(a) = f.addr {
+        listeners.push(format!("http://{a}"));
+    }
+    if let Some(a) = f.tls_addr {
+        listeners.push(format!("https://{a}"));
+    }
+    let admin = match f.admin_addr {
+        Some(a) => format!("admin on http://{a}"),
+        None => "no admin listener".to_owned(),
+    };
+    let target = match f.endpoint {
+        Endpoint::Embedded => "the embedded SCF emulator".to_owned(),
+        Endpoint::Url { https, authority } => {
+            let scheme = if *https { "https" } else { "http" };
+            if f.embedded {
+                format!("the embedded SCF emulator at {scheme}://{authority}")
+            } else {
+                format!("{scheme}://{authority}")
+            }
+        }
+    };
+    let upstream = match f.mode {
+        crate::config::UpstreamMode::Forward => format!("calls forwarded to {target}"),
+        crate::config::UpstreamMode::DryRun => {
+            format!("dry-run: calls to {target} are logged, never sent")
+        }
+    };
+    let auth = match f.auth {
+        AuthMode::Verify => format!(
+            "legacy signatures verified against {} client key{}",
+            f.client_keys,
+            if f.client_keys == 1 { "" } else { "s" }
+        ),
+        AuthMode::None => "legacy signatures NOT verified (auth.mode = none)".to_owned(),
+    };
+    let replay = match f.replay_capacity {
+        Some(n) => format!("replay memory in this process ({n} entries)"),
+        None => "no replay memory".to_owned(),
+    };
+    format!(
+        "listening on {}, {admin}; {upstream}; {auth}; {replay}",
+        listeners.join(" and ")
+    )
 }
 
 fn client_source(settings: &Settings) -> ClientSource {
@@ -431,5 +507,56 @@ impl Reloader {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_startup_line_says_it_in_words() {
+        let endpoint = Endpoint::Url {
+            https: true,
+            authority: "scf.tencentcloudapi.com".into(),
+        };
+        let line = startup_summary(&StartupFacts {
+            addr: Some("127.0.0.1:8080".parse().unwrap()),
+            tls_addr: Some("0.0.0.0:8443".parse().unwrap()),
+            admin_addr: Some("127.0.0.1:9901".parse().unwrap()),
+            endpoint: &endpoint,
+            embedded: false,
+            mode: crate::config::UpstreamMode::Forward,
+            auth: AuthMode::Verify,
+            client_keys: 3,
+            replay_capacity: Some(6000),
+        });
+        assert_eq!(
+            line,
+            "listening on http://127.0.0.1:8080 and https://0.0.0.0:8443, admin on http://127.0.0.1:9901; \
+             calls forwarded to https://scf.tencentcloudapi.com; \
+             legacy signatures verified against 3 client keys; replay memory in this process (6000 entries)"
+        );
+        let local = Endpoint::Url {
+            https: false,
+            authority: "127.0.0.1:4000".into(),
+        };
+        let line = startup_summary(&StartupFacts {
+            addr: Some("127.0.0.1:8080".parse().unwrap()),
+            tls_addr: None,
+            admin_addr: None,
+            endpoint: &local,
+            embedded: true,
+            mode: crate::config::UpstreamMode::DryRun,
+            auth: AuthMode::None,
+            client_keys: 0,
+            replay_capacity: None,
+        });
+        assert!(
+            line.contains("dry-run: calls to the embedded SCF emulator at http://127.0.0.1:4000"),
+            "{line}"
+        );
+        assert!(line.contains("NOT verified"), "{line}");
+        assert!(line.contains("no admin listener"), "{line}");
     }
 }

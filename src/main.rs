@@ -154,7 +154,9 @@ fn run(fut: impl std::future::Future<Output = Result<(), BoxError>>) -> ExitCode
     }
 }
 
-/// Completes on SIGINT or SIGTERM, saying which.
+/// Completes on SIGINT or SIGTERM, saying which. From then on, a (further)
+/// SIGINT ends the process at once: a person pressing Ctrl-C twice does not
+/// want to wait for the drain.
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
@@ -165,7 +167,16 @@ async fn shutdown_signal() {
         return std::future::pending().await;
     };
     tokio::select! {
-        _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
-        _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down (SIGINT to stop at once)"),
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down (SIGINT again to stop at once)"),
     }
+    tokio::spawn(async move {
+        if int.recv().await.is_some() {
+            tracing::warn!(
+                signal = "SIGINT",
+                "second interrupt: exiting without draining"
+            );
+            std::process::exit(130);
+        }
+    });
 }

@@ -546,5 +546,9 @@ fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Durati
             .upstream_duration
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0),
+        level: crate::access_log::level_for(
+            reply.answer.code,
+            reply.error.as_ref().map(|e| e.kind),
+        ),
     });
 }

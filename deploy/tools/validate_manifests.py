@@ -685,6 +685,15 @@ def main() -> int:
          "scf-bridge.migration.toml must equal base/scf-bridge.toml plus upstream.mode = \"dry-run\"")
     R.ok("mode" not in standalone.get("upstream", {}), "standalone", "standalone must not set upstream.mode")
 
+    # The sidecar Component ships the sidecar overlay's configuration, unchanged.
+    with open(os.path.join(deploy, "components", "sidecar", "scf-bridge.toml"), "rb") as f:
+        component_conf = f.read()
+    with open(os.path.join(deploy, "kustomize", "overlays", "sidecar", "scf-bridge.sidecar.toml"), "rb") as f:
+        R.ok(component_conf == f.read(), "components/sidecar",
+             "components/sidecar/scf-bridge.toml must equal overlays/sidecar/scf-bridge.sidecar.toml")
+    R.ok("overlays/sidecar-component" in rendered, "components/sidecar",
+         "the Component's example overlay (overlays/sidecar-component) was not rendered")
+
     # PromQL: alert rules (from the rendered monitoring kustomization) and the dashboard.
     queries: list[tuple[str, str]] = []
     recorded: set[str] = set()
