@@ -618,9 +618,26 @@ def label_values_check(label: str, query: str, metrics_rs: str) -> None:
 
 # ---------------------------------------------------------- check-config --
 
+SECRETS_MOUNT = "/var/run/secrets/scf-bridge"
+
+
 def check_config_with_binary(rendered: dict[str, list[dict]], binary: str, tmp: str) -> None:
-    """Run the real binary's `check-config` on every rendered scf-bridge.toml."""
+    """Run the real binary's `check-config` on every rendered scf-bridge.toml.
+
+    check-config reads every file `serve` reads, so the Secrets are laid out
+    under a temporary directory standing in for /var/run/secrets/scf-bridge:
+    clients/<SecretId> holding a key, tls/ with a fresh certificate."""
+    from smoke_configs import make_pki
+
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # no SCF_BRIDGE__* or TENCENTCLOUD_* leaks in
+    secrets = os.path.join(tmp, "secrets")
+    os.makedirs(os.path.join(secrets, "clients"))
+    os.makedirs(os.path.join(secrets, "tls"))
+    with open(os.path.join(secrets, "clients", "AKIDcheckConfig0000000000000000001"), "w") as f:
+        f.write("checkConfigKey\n")
+    for fname, data in make_pki(os.path.join(secrets, "tls")).items():
+        with open(os.path.join(secrets, "tls", fname), "wb") as f:
+            f.write(data)
     for name, docs in rendered.items():
         for cm in by_kind(docs, "ConfigMap"):
             text = (cm.get("data") or {}).get("scf-bridge.toml")
@@ -628,7 +645,7 @@ def check_config_with_binary(rendered: dict[str, list[dict]], binary: str, tmp: 
                 continue
             path = os.path.join(tmp, f"{name.replace('/', '-')}.{cm['metadata']['name']}.toml")
             with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
+                f.write(text.replace(SECRETS_MOUNT, secrets))
             res = subprocess.run([binary, "check-config", "--config", path], capture_output=True, text=True, env=env)
             where = f"{name} ConfigMap/{cm['metadata']['name']}"
             if not R.ok(res.returncode == 0, where,
