@@ -11,13 +11,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_scf-bridge");
 const ID: &str = "AKIDinvokeTestCaller00000000000001";
 const KEY: &str = "invokeTestCallerKey000000000000001";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+mod support;
+
+use support::free_port;
 
 struct Bridge {
     child: std::process::Child,

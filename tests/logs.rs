@@ -12,15 +12,11 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_scf-bridge");
+mod support;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, try_get as get};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scf-bridge");
 
 struct Bridge {
     child: Child,
@@ -49,24 +45,6 @@ async fn spawn(env: &[(&str, &str)]) -> Bridge {
     Bridge { child, addr, admin }
 }
 
-async fn get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-            .await
-            .ok()?;
-    tokio::spawn(conn);
-    let req = http::Request::get(path)
-        .header("host", addr.to_string())
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
-        .unwrap();
-    let resp = sender.send_request(req).await.ok()?;
-    let status = resp.status().as_u16();
-    use http_body_util::BodyExt;
-    let body = resp.into_body().collect().await.ok()?.to_bytes();
-    Some((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
 fn kill(child: &Child, sig: &str) {
     let pid = child.id().expect("running").to_string();
     assert!(std::process::Command::new("kill")
@@ -82,8 +60,12 @@ async fn stop_and_read_log(mut b: Bridge) -> String {
         .await
         .expect("exits after SIGTERM")
         .unwrap();
+    read_log(&mut b.child).await
+}
+
+async fn read_log(child: &mut Child) -> String {
     let mut log = String::new();
-    b.child
+    child
         .stderr
         .take()
         .unwrap()
@@ -230,13 +212,6 @@ async fn a_second_sigint_during_the_drain_exits_at_once() {
         .expect("the second SIGINT ends the process long before the 60 s drain")
         .unwrap();
     assert_eq!(status.code(), Some(130));
-    let mut log = String::new();
-    b.child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .await
-        .unwrap();
+    let log = read_log(&mut b.child).await;
     assert!(log.contains("second interrupt"), "{log}");
 }
