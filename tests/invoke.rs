@@ -1,7 +1,9 @@
 //! `scf-bridge invoke` against the real `scf-bridge serve` with signature
 //! verification on (embedded SCF emulator upstream): GET and POST, HmacSHA1
 //! and HmacSHA256, a wrong key → non-zero exit with the 4100 answer printed,
-//! other actions passed through, and the exit status following `code`.
+//! other actions passed through, the exit status following `code`, and the
+//! default endpoint `https://scf.api.qcloud.com` over verified TLS
+//! (`--ca-file`, `--connect-to`).
 
 use std::net::SocketAddr;
 use std::process::{Command, Output, Stdio};
@@ -30,14 +32,23 @@ impl Drop for Bridge {
 }
 
 fn start_verifying_bridge(tag: &str) -> Bridge {
+    start_bridge_with(tag, "")
+}
+
+/// A verifying bridge; `server_extra` is added to its `[server]` table.
+fn start_bridge_with(tag: &str, server_extra: &str) -> Bridge {
     let dir = std::env::temp_dir().join(format!("scf-invoke-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let config = dir.join("bridge.toml");
+    let server_extra = server_extra.replace("{dir}", dir.to_str().unwrap());
+    if !server_extra.is_empty() {
+        write_pki(&dir);
+    }
     std::fs::write(
         &config,
         format!(
-            "[server]\nlisten = \"{addr}\"\ndrain_delay_secs = 0\n[admin]\nlisten = \"\"\n\
+            "[server]\nlisten = \"{addr}\"\ndrain_delay_secs = 0\n{server_extra}\n[admin]\nlisten = \"\"\n\
              [auth]\nmode = \"verify\"\n[[auth.clients]]\nsecret_id = \"{ID}\"\n\
              secret_key = \"{KEY}\"\nupstream = \"bridge\"\n"
         ),
@@ -62,6 +73,27 @@ fn start_verifying_bridge(tag: &str) -> Bridge {
         std::thread::sleep(Duration::from_millis(50));
     }
     Bridge { child, addr, dir }
+}
+
+/// A private CA (`ca.pem`) and a leaf for scf.api.qcloud.com (`tls.crt`, `tls.key`).
+fn write_pki(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "scf-bridge invoke test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["scf.api.qcloud.com".into()])
+        .unwrap()
+        .signed_by(&leaf_key, &issuer)
+        .unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("tls.crt"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), leaf_key.serialize_pem()).unwrap();
 }
 
 fn invoke(b: &Bridge, key_file: &str, args: &[&str]) -> Output {
@@ -177,4 +209,49 @@ fn usage_errors_exit_2_and_never_print_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("request failed"), "{err}");
     assert!(!err.contains(KEY));
+}
+
+#[test]
+fn the_default_endpoint_over_verified_tls_with_ca_file_and_connect_to() {
+    let tls: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let b = start_bridge_with(
+        "tls",
+        &format!(
+            "tls_listen = \"{tls}\"\ntls_cert = \"{{dir}}/tls.crt\"\ntls_key = \"{{dir}}/tls.key\""
+        ),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(tls).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no TLS listener"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let run = |ca: Option<&str>| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["invoke", "--connect-to", &tls.to_string()])
+            .args(["--secret-id", ID, "--secret-key-file"])
+            .arg(b.dir.join("key"))
+            .args(["--method", "GET", "hello"])
+            .env_clear();
+        if let Some(ca) = ca {
+            cmd.arg("--ca-file").arg(b.dir.join(ca));
+        }
+        cmd.output().unwrap()
+    };
+    // Signed over scf.api.qcloud.com, the name the certificate carries.
+    let out = run(Some("ca.pem"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(answer(&out)["code"], 0);
+    // Without the CA the certificate is not trusted: no answer, exit 1.
+    let out = run(None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(err.contains("certificate"), "{err}");
 }
