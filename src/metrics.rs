@@ -241,10 +241,27 @@ pub fn callers_evicted() {
     metrics::counter!(names::CALLERS_EVICTED).increment(1);
 }
 
+thread_local! {
+    /// `scf_bridge_client_requests_total` handles by family, per thread (a
+    /// fixed, small set).
+    static CLIENT_COUNTERS: RefCell<Vec<(&'static str, Counter)>> = const { RefCell::new(Vec::new()) };
+}
+
 /// One legacy request, by its `RequestClient` family.
 pub fn client_request(request_client: &str) {
     let family = crate::callers::client_family(request_client);
-    metrics::counter!(names::CLIENT_REQUESTS, "request_client" => family).increment(1);
+    CLIENT_COUNTERS.with(|cell| {
+        let mut counters = cell.borrow_mut();
+        match counters.iter().find(|(f, _)| *f == family) {
+            Some((_, counter)) => counter.increment(1),
+            None => {
+                handle();
+                let counter = metrics::counter!(names::CLIENT_REQUESTS, "request_client" => family);
+                counter.increment(1);
+                counters.push((family, counter));
+            }
+        }
+    })
 }
 
 /// The process metrics Prometheus clients usually export, read from /proc
