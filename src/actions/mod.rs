@@ -117,6 +117,10 @@ macro_rules! registry {
 
 registry! {
     invoke_function::InvokeFunction,
+    list_functions::ListFunctions,
+    get_function::GetFunction,
+    delete_function::DeleteFunction,
+    get_account_settings::GetAccountSettings,
 }
 
 /// The registered action called `name` (exact, case-sensitive).
