@@ -18,16 +18,15 @@ use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
 use crate::error::{BridgeError, ErrorKind};
 use crate::legacy::answer::LegacyAnswer;
-use crate::legacy::decode::{decode_form, DecodeError};
 use crate::legacy::region::resolve_region;
-use crate::legacy::request::{parse_request_deferring_param, LegacyAction, RequestError};
+use crate::legacy::request::LegacyAction;
 use crate::metrics;
 use crate::scf3::{invoke, tc3};
 use crate::translate;
 use crate::upstream::Upstream;
 
 /// Seconds since the Unix epoch; injected so tests can move time.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+pub use crate::gate::Clock;
 
 pub fn system_clock() -> Clock {
     Arc::new(|| {
@@ -84,9 +83,11 @@ pub struct Bridge {
     pub default_region: String,
     pub credentials: Arc<Swappable<Option<KeyPair>>>,
     /// `None` when `auth.mode = "none"`.
-    pub verifier: Option<Verifier>,
+    pub verifier: Option<Arc<Verifier>>,
     pub mode: UpstreamMode,
     pub clock: Clock,
+    /// Bounds on the work done before the signature is checked.
+    pub gate: crate::gate::GateLimits,
 }
 
 impl Bridge {
@@ -119,23 +120,32 @@ impl Bridge {
         sent: &AtomicBool,
         info: &mut RequestInfo,
     ) -> Result<Reply, BridgeError> {
-        let now = (self.clock)();
         // Each body-sized buffer is freed as soon as the next one is made:
-        // the raw form once decoded; the decoded text becomes `param` after
-        // verification (moved, not copied); `param` once it is in the 3.0
-        // body.
-        let params = decode_form(&raw_params).map_err(decode_error)?;
-        drop(raw_params);
-        let mut request = parse_request_deferring_param(&params).map_err(request_error)?;
+        // the raw form once decoded (inside the gate); the decoded text
+        // becomes `param` after verification (moved, not copied); `param`
+        // once it is in the 3.0 body.
+        let admitted = crate::gate::admit(
+            raw_params,
+            http_method,
+            host,
+            self.verifier.clone(),
+            self.clock.clone(),
+            self.gate,
+        )
+        .await;
+        if let Some(v) = &self.verifier {
+            metrics::replay_fill(v.replay.len(), v.replay.capacity());
+        }
+        let crate::gate::Admitted {
+            params,
+            mut request,
+            signer,
+        } = admitted.map_err(|r| {
+            info.action = r.action;
+            r.error
+        })?;
         info.action = Some(request.common.action.clone());
-        let signer = match &self.verifier {
-            Some(v) => {
-                let verified = v.verify(http_method, host, &params, &request.common, now);
-                metrics::replay_fill(v.replay.len(), v.replay.capacity());
-                verified?
-            }
-            None => Signer::Bridge,
-        };
+        let now = (self.clock)();
         // The decoded text is only needed to verify; `param` is moved out of
         // it and the rest freed.
         request.move_param_from(params);
@@ -390,21 +400,6 @@ fn dry_run(
         error: None,
         info: std::mem::take(info),
     }
-}
-
-fn decode_error(e: DecodeError) -> BridgeError {
-    BridgeError::new(ErrorKind::InvalidParameter, e.to_string())
-}
-
-fn request_error(e: RequestError) -> BridgeError {
-    let kind = match &e {
-        RequestError::MissingAction | RequestError::MissingParameter(_) => {
-            ErrorKind::MissingParameter
-        }
-        RequestError::UnsupportedAction(_) => ErrorKind::InvalidAction,
-        RequestError::InvalidValue { .. } => ErrorKind::InvalidParameterValue,
-    };
-    BridgeError::new(kind, e.to_string())
 }
 
 #[cfg(test)]

@@ -1,0 +1,174 @@
+//! What is done with a request before it is trusted: decoding under the
+//! parameter cap, reading the action, refusing values the signature does
+//! not cover, and verifying the signature. Work here grows with the body
+//! (decoding, sorting, hashing), so a request above
+//! `server.offload_threshold_bytes` runs it on tokio's blocking pool:
+//! small requests are never queued behind a large one on the threads that
+//! serve everything else. The memory it takes is reserved by the server
+//! beforehand (`decode_bytes_needed`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::auth::{Signer, Verifier};
+use crate::config::ServerSettings;
+use crate::error::{BridgeError, ErrorKind};
+use crate::legacy::decode::{decode_form_limited, DecodeError, Params};
+use crate::legacy::request::{parse_request_deferring_param, LegacyRequest, RequestError};
+use crate::legacy::upload::{unsigned_upload_violation, upload_params};
+
+/// Seconds since the Unix epoch; injected so tests can move time.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The bounds on pre-authentication work.
+#[derive(Clone, Copy, Debug)]
+pub struct GateLimits {
+    /// `server.max_params`.
+    pub max_params: usize,
+    /// `server.offload_threshold_bytes`.
+    pub offload_threshold_bytes: usize,
+}
+
+impl GateLimits {
+    pub fn from_settings(s: &ServerSettings) -> Self {
+        GateLimits {
+            max_params: s.max_params,
+            offload_threshold_bytes: s.offload_threshold_bytes,
+        }
+    }
+}
+
+impl Default for GateLimits {
+    fn default() -> Self {
+        GateLimits {
+            max_params: 256,
+            offload_threshold_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// A request that passed the gate: its parameters (`param` still inside),
+/// what they say, and who signs upstream.
+pub struct Admitted {
+    pub params: Params,
+    pub request: LegacyRequest,
+    pub signer: Signer,
+}
+
+/// A refusal, with the action when it was read (for the log and metrics).
+pub struct Refused {
+    pub error: BridgeError,
+    pub action: Option<String>,
+}
+
+impl From<BridgeError> for Refused {
+    fn from(error: BridgeError) -> Self {
+        Refused {
+            error,
+            action: None,
+        }
+    }
+}
+
+/// [`admit_now`], on the blocking pool when `raw` is larger than the
+/// offload threshold, inline otherwise.
+pub async fn admit(
+    raw: Bytes,
+    http_method: &str,
+    host: Option<&str>,
+    verifier: Option<Arc<Verifier>>,
+    clock: Clock,
+    limits: GateLimits,
+) -> Result<Admitted, Refused> {
+    if raw.len() <= limits.offload_threshold_bytes {
+        return admit_now(
+            &raw,
+            http_method,
+            host,
+            verifier.as_deref(),
+            &*clock,
+            limits,
+        );
+    }
+    let method = http_method.to_owned();
+    let host = host.map(str::to_owned);
+    let work = move || {
+        admit_now(
+            &raw,
+            &method,
+            host.as_deref(),
+            verifier.as_deref(),
+            &*clock,
+            limits,
+        )
+    };
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::error!(error = %e, "pre-authentication work failed");
+            Err(BridgeError::new(
+                ErrorKind::Internal,
+                "the bridge failed while reading the request",
+            )
+            .into())
+        }
+    }
+}
+
+/// Decode (at most `max_params` parameters), read, refuse unsigned values,
+/// verify (when `verifier` is set). Synchronous and bounded by the input.
+pub fn admit_now(
+    raw: &[u8],
+    http_method: &str,
+    host: Option<&str>,
+    verifier: Option<&Verifier>,
+    clock: &dyn Fn() -> u64,
+    limits: GateLimits,
+) -> Result<Admitted, Refused> {
+    let params = decode_form_limited(raw, limits.max_params).map_err(decode_error)?;
+    let request = parse_request_deferring_param(&params).map_err(request_error)?;
+    let refused = |error| Refused {
+        error,
+        action: Some(request.common.action.clone()),
+    };
+    if let Some(key) =
+        unsigned_upload_violation(&params, http_method, upload_params(&request.common.action))
+    {
+        return Err(refused(BridgeError::new(
+            ErrorKind::SignatureFailure,
+            format!(
+                "parameter `{}` begins with `@` in a POST, so the signature does not cover it; \
+                 only file uploads may, and {} has none",
+                crate::legacy::clip(key, 64),
+                request.common.action
+            ),
+        )));
+    }
+    let signer = match verifier {
+        Some(v) => v
+            .verify_with_clock(http_method, host, &params, &request.common, clock)
+            .map_err(refused)?,
+        None => Signer::Bridge,
+    };
+    Ok(Admitted {
+        params,
+        request,
+        signer,
+    })
+}
+
+fn decode_error(e: DecodeError) -> BridgeError {
+    BridgeError::new(ErrorKind::InvalidParameter, e.to_string())
+}
+
+fn request_error(e: RequestError) -> BridgeError {
+    let kind = match &e {
+        RequestError::MissingAction | RequestError::MissingParameter(_) => {
+            ErrorKind::MissingParameter
+        }
+        RequestError::UnsupportedAction(_) => ErrorKind::InvalidAction,
+        RequestError::InvalidValue { .. } => ErrorKind::InvalidParameterValue,
+    };
+    BridgeError::new(kind, e.to_string())
+}
