@@ -127,24 +127,27 @@ pub fn admit_now(
     limits: GateLimits,
 ) -> Result<Admitted, Refused> {
     let params = decode_form_limited(raw, limits.max_params).map_err(decode_error)?;
+    // Before anything is read from them: a value the signature does not
+    // cover is refused whatever else the request says.
+    let action = params.get("Action").unwrap_or_default();
+    if let Some(key) = unsigned_upload_violation(&params, http_method, upload_params(action)) {
+        return Err(Refused {
+            error: BridgeError::new(
+                ErrorKind::SignatureFailure,
+                format!(
+                    "parameter `{}` begins with `@` in a POST, so the signature does not \
+                     cover it; only file uploads may, and this action has none",
+                    crate::legacy::Shown(&crate::legacy::clip(key, 64)),
+                ),
+            ),
+            action: None,
+        });
+    }
     let request = parse_request_deferring_param(&params).map_err(request_error)?;
     let refused = |error| Refused {
         error,
         action: Some(request.common.action.clone()),
     };
-    if let Some(key) =
-        unsigned_upload_violation(&params, http_method, upload_params(&request.common.action))
-    {
-        return Err(refused(BridgeError::new(
-            ErrorKind::SignatureFailure,
-            format!(
-                "parameter `{}` begins with `@` in a POST, so the signature does not cover it; \
-                 only file uploads may, and {} has none",
-                crate::legacy::clip(key, 64),
-                request.common.action
-            ),
-        )));
-    }
     let signer = match verifier {
         Some(v) => v
             .verify_with_clock(http_method, host, &params, &request.common, clock)
