@@ -8,7 +8,7 @@
 //! - the shell: [`config`] (settings), [`credentials`] (swappable key pairs),
 //!   [`logging`] (tracing set-up), [`access_log`] (one line per request), [`admin`] (probes, metrics, log level),
 //!   [`auth`] (verification, replay memory, client keys), [`tls`] (certificates),
-//!   [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
+//!   [`gate`] (bounded work before authentication), [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
 //!   [`server`] (the legacy listener), [`app`] (assembly), [`emulator`]
 //!   (an SCF 3.0 emulator).
 #![forbid(unsafe_code)]
@@ -22,6 +22,7 @@ pub mod config;
 pub mod credentials;
 pub mod emulator;
 pub mod error;
+pub mod gate;
 pub mod legacy;
 pub mod logging;
 pub mod metrics;
