@@ -355,6 +355,8 @@ fn public_cause(e: &(dyn std::error::Error + 'static)) -> &'static str {
         "connection reset"
     } else if io_kind(K::TimedOut) {
         "timed out"
+    } else if io_kind(K::UnexpectedEof) {
+        "connection closed before the answer was complete"
     } else if error_chain(e).contains("dns error") {
         "name resolution failed"
     } else if has_cause(e, |c| {

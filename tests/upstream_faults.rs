@@ -330,6 +330,7 @@ async fn tls_handshake_with_garbage_is_unreachable_and_retried() {
         ],
     );
     assert!(!m.contains(MAY_HAVE_RUN), "{m}");
+    assert!(!m.contains("localhost"), "the address is for the log: {m}");
     assert_eq!(up.connections(), 3);
     assert_eq!(up.invokes(), 0);
 }
@@ -902,8 +903,7 @@ async fn a_tls_upstream_with_an_untrusted_certificate_is_unreachable() {
     says(
         &m,
         &[
-            "TLS handshake with SCF endpoint localhost:",
-            "invalid peer certificate: UnknownIssuer",
+            "TLS handshake with the SCF endpoint failed",
             "after 3 attempts",
         ],
     );

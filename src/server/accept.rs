@@ -6,7 +6,7 @@
 //! rather than one per attempt.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -62,19 +62,30 @@ impl ConnectionLimit {
     }
 }
 
-/// Back-off after failed accepts: 10 ms doubling to 640 ms, and one log line
-/// when failures start (and one when they end), however many there are.
+/// Back-off after failed accepts: 10 ms doubling to 640 ms. An *episode*
+/// starts with a failure and ends once accepts have gone on succeeding for
+/// [`AcceptBackoff::QUIET`] after the last failure; it is logged once when
+/// it starts and once when it ends, however often the limit flaps in
+/// between (a descriptor freed and taken again, say).
 #[derive(Default)]
 pub struct AcceptBackoff {
     failures: u32,
+    /// The last failure of the current episode.
+    last_failure: Option<Instant>,
 }
 
 impl AcceptBackoff {
     const FIRST: Duration = Duration::from_millis(10);
+    /// Failure-free time that ends an episode.
+    pub const QUIET: Duration = Duration::from_secs(1);
 
     /// A failed accept: how long to wait before the next one.
     pub fn failed(&mut self, error: &std::io::Error) -> Duration {
-        if self.failures == 0 {
+        self.failed_at(Instant::now(), error)
+    }
+
+    fn failed_at(&mut self, now: Instant, error: &std::io::Error) -> Duration {
+        if self.last_failure.is_none() {
             let descriptors = matches!(error.raw_os_error(), Some(23 | 24)); // ENFILE, EMFILE
             tracing::error!(
                 error = %error,
@@ -83,19 +94,31 @@ impl AcceptBackoff {
             );
             crate::metrics::shed("accept_failed");
         }
+        self.last_failure = Some(now);
         self.failures = self.failures.saturating_add(1);
         Self::FIRST.saturating_mul(1u32 << self.failures.min(7).saturating_sub(1))
     }
 
-    /// A successful accept ends an episode.
+    /// A successful accept: the back-off starts over, and the episode ends
+    /// if the last failure is [`AcceptBackoff::QUIET`] old.
     pub fn succeeded(&mut self) {
-        if self.failures > 0 {
-            tracing::info!(
-                failed_attempts = self.failures,
-                "accepting connections again"
-            );
-            self.failures = 0;
+        self.succeeded_at(Instant::now())
+    }
+
+    fn succeeded_at(&mut self, now: Instant) {
+        let Some(last) = self.last_failure else {
+            return;
+        };
+        self.failures = 0;
+        if now.duration_since(last) >= Self::QUIET {
+            tracing::info!("accepting connections again");
+            self.last_failure = None;
         }
+    }
+
+    /// Whether an episode is going on (for tests).
+    pub fn in_episode(&self) -> bool {
+        self.last_failure.is_some()
     }
 }
 
@@ -104,13 +127,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_back_off_doubles_to_a_second_and_resets() {
+    fn the_back_off_doubles_and_an_episode_ends_after_a_quiet_second() {
         let mut b = AcceptBackoff::default();
         let e = std::io::Error::from_raw_os_error(24);
-        let waits: Vec<u128> = (0..10).map(|_| b.failed(&e).as_millis()).collect();
+        let t0 = Instant::now();
+        let waits: Vec<u128> = (0..10).map(|_| b.failed_at(t0, &e).as_millis()).collect();
         assert_eq!(waits, [10, 20, 40, 80, 160, 320, 640, 640, 640, 640]);
-        b.succeeded();
-        assert_eq!(b.failed(&e).as_millis(), 10);
+        // A success soon after: the back-off restarts, the episode goes on.
+        b.succeeded_at(t0 + Duration::from_millis(100));
+        assert!(b.in_episode());
+        assert_eq!(
+            b.failed_at(t0 + Duration::from_millis(200), &e).as_millis(),
+            10
+        );
+        // A success a quiet second after the last failure ends it.
+        b.succeeded_at(t0 + Duration::from_millis(1300));
+        assert!(!b.in_episode());
     }
 
     #[test]
