@@ -54,6 +54,10 @@ enum Command {
         /// answering ActionOffline as SCF 3.0 does.
         #[arg(long)]
         function_logs_online: bool,
+        /// A region where InvokeFunction answers UnsupportedOperation.Region
+        /// (to test falling back to Invoke); repeatable.
+        #[arg(long = "invoke-function-unsupported-region", value_name = "REGION")]
+        invoke_function_unsupported_regions: Vec<String>,
         /// Print each action's allowed request fields and default rate limit
         /// as JSON, and exit.
         #[arg(long, hide = true)]
@@ -129,6 +133,7 @@ fn main() -> ExitCode {
             state_delay_ms,
             rate_limits,
             function_logs_online,
+            invoke_function_unsupported_regions,
             print_schema: false,
         } => run(async move {
             let Some(keys) = KeyPair::from_settings(&settings.credentials) else {
@@ -138,6 +143,7 @@ fn main() -> ExitCode {
                 state_delay: std::time::Duration::from_millis(state_delay_ms),
                 rate_limits: rate_limits.into_iter().collect(),
                 function_logs_online,
+                invoke_function_unsupported_regions,
                 ..scf_bridge::emulator::EmulatorConfig::with_key(
                     keys.secret_id.clone(),
                     keys.secret_key.expose(),

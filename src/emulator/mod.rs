@@ -75,6 +75,10 @@ pub struct EmulatorConfig {
     /// Serve `GetFunctionLogs` from the recorded invocations instead of
     /// answering `ActionOffline` as the real service does.
     pub function_logs_online: bool,
+    /// Regions where `InvokeFunction` answers `UnsupportedOperation.Region`
+    /// (where SCF serves it is not settled; none by default), so clients can
+    /// test falling back to `Invoke`.
+    pub invoke_function_unsupported_regions: Vec<String>,
 }
 
 /// SecretId → SecretKey, looked up at request time.
@@ -118,6 +122,7 @@ impl Default for EmulatorConfig {
             state_delay: DEFAULT_STATE_DELAY,
             rate_limits: HashMap::new(),
             function_logs_online: false,
+            invoke_function_unsupported_regions: Vec::new(),
         }
     }
 }
@@ -133,6 +138,10 @@ impl fmt::Debug for EmulatorConfig {
             .field("state_delay", &self.state_delay)
             .field("rate_limits", &self.rate_limits)
             .field("function_logs_online", &self.function_logs_online)
+            .field(
+                "invoke_function_unsupported_regions",
+                &self.invoke_function_unsupported_regions,
+            )
             .finish()
     }
 }

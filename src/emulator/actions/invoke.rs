@@ -124,6 +124,21 @@ pub fn parse(params: &Params) -> Result<Call, ApiError> {
 /// Runs the function and answers `{"Result": …}`.
 pub async fn invoke(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
     let call = parse(params)?;
+    if call.caller == Caller::InvokeFunction
+        && ctx
+            .state
+            .config
+            .invoke_function_unsupported_regions
+            .contains(&ctx.region)
+    {
+        return Err(ApiError::new(
+            code::UNSUPPORTED_OPERATION_REGION,
+            format!(
+                "InvokeFunction is not supported in {}; use Invoke",
+                ctx.region
+            ),
+        ));
+    }
     let function_request_id = uuid::Uuid::new_v4().to_string();
     let plan = ctx.state.account.with_space(
         &ctx.region,
