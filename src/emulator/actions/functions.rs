@@ -376,8 +376,14 @@ pub fn get(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
         })
 }
 
-/// `UpdateFunctionConfiguration`: `Updating`, then `Active`.
-pub fn update_configuration(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
+/// Applies `change` to a copy of the `Active` (or `UpdateFailed`) function
+/// the parameters name and, when it succeeds, stores it `Updating` until the
+/// state delay has passed, then in the state `change` returned.
+fn update(
+    ctx: &Ctx,
+    params: &Params,
+    change: impl FnOnce(&mut Function) -> Result<Status, ApiError>,
+) -> Result<Answer, ApiError> {
     let name = params.function_name()?;
     let namespace = params.namespace()?;
     let delay = ctx.state.config.state_delay;
@@ -392,20 +398,28 @@ pub fn update_configuration(ctx: &Ctx, params: &Params) -> Result<Answer, ApiErr
                 return Err(status_error(f));
             }
             let mut updated = f.clone();
-            apply_configuration(&mut updated, params, false)?;
-            updated.mod_time = ctx.wall.clone();
             updated.status_reasons.clear();
-            updated.begin(Status::Updating, Some(Status::Active), ctx.now, delay);
+            let then = change(&mut updated)?;
+            updated.mod_time = ctx.wall.clone();
+            updated.begin(Status::Updating, Some(then), ctx.now, delay);
             *f = updated;
             Ok(Map::new())
         })
 }
 
+/// `UpdateFunctionConfiguration`: `Updating`, then `Active`.
+pub fn update_configuration(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
+    update(ctx, params, |f| {
+        apply_configuration(f, params, false)?;
+        Ok(Status::Active)
+    })
+}
+
 /// `UpdateFunctionCode`: a new zip or COS object (top-level fields or the
-/// `Code` object) and/or `Handler`; `Updating`, then `Active`.
+/// `Code` object) and/or `Handler`; `Updating`, then `Active` (or
+/// `UpdateFailed` for a COS key ending in [`UPDATE_FAILED_SUFFIX`], the
+/// previous code staying in force).
 pub fn update_code(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
-    let name = params.function_name()?;
-    let namespace = params.namespace()?;
     let nested = params.object("Code")?;
     let field = |key: &str| -> Result<Option<&str>, ApiError> {
         match params.str(key)? {
@@ -426,42 +440,26 @@ pub fn update_code(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
             "give ZipFile, CosBucketName and CosObjectName, or Handler",
         ));
     }
-    let delay = ctx.state.config.state_delay;
-    ctx.state
-        .account
-        .with_space(&ctx.region, namespace, ctx.now, &ctx.wall, |space, _| {
-            let f = space
-                .functions
-                .get_mut(name)
-                .ok_or_else(|| not_found(name))?;
-            if !matches!(f.status, Status::Active | Status::UpdateFailed) {
-                return Err(status_error(f));
-            }
-            let fails = source
-                .as_ref()
-                .is_some_and(|s| ends_with(s, UPDATE_FAILED_SUFFIX));
-            if fails {
-                f.status_reasons = vec![(
-                    code::INVALID_PARAMETER_VALUE_CODE.to_owned(),
-                    "the code package could not be deployed (emulated failure)".to_owned(),
-                )];
-                f.begin(Status::Updating, Some(Status::UpdateFailed), ctx.now, delay);
-                return Ok(Map::new());
-            }
-            if let Some(source) = source {
-                f.code = source;
-                if f.code != CodeRef::Builtin {
-                    f.behaviour = Behaviour::Echo;
-                }
-            }
-            if let Some(h) = handler {
-                f.handler = h.to_owned();
-            }
-            f.mod_time = ctx.wall.clone();
-            f.status_reasons.clear();
-            f.begin(Status::Updating, Some(Status::Active), ctx.now, delay);
-            Ok(Map::new())
-        })
+    update(ctx, params, |f| {
+        if source
+            .as_ref()
+            .is_some_and(|s| ends_with(s, UPDATE_FAILED_SUFFIX))
+        {
+            f.status_reasons = vec![(
+                code::INVALID_PARAMETER_VALUE_CODE.to_owned(),
+                "the code package could not be deployed (emulated failure)".to_owned(),
+            )];
+            return Ok(Status::UpdateFailed);
+        }
+        if let Some(source) = source {
+            f.code = source;
+            f.behaviour = Behaviour::Echo;
+        }
+        if let Some(h) = handler {
+            f.handler = h.to_owned();
+        }
+        Ok(Status::Active)
+    })
 }
 
 /// `DeleteFunction`: `Deleting`, then gone (with its triggers).
