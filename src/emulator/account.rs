@@ -23,7 +23,12 @@ pub const MAX_FUNCTIONS: usize = 1000;
 /// Triggers of one type one function may have (`LimitExceeded.Trigger` beyond).
 pub const MAX_TRIGGERS_PER_TYPE: usize = 10;
 /// Invocations remembered per namespace for `GetRequestStatus`/`GetFunctionLogs`.
-pub const MAX_INVOCATIONS: usize = 10_000;
+pub const MAX_INVOCATIONS: usize = 1000;
+/// How much of a `RetMsg` an invocation record keeps, bytes.
+pub const RECORDED_RET_MSG_LIMIT: usize = 16 * 1024;
+/// Regions one emulator keeps an account in (`UnsupportedRegion` beyond), so
+/// that a key holder cannot grow its memory without bound.
+pub const MAX_REGIONS: usize = 32;
 
 /// A function's `Status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,8 +323,16 @@ impl Space {
         }
     }
 
-    /// Records (or replaces, by request id) an invocation.
-    pub fn record(&mut self, invocation: Invocation) {
+    /// Records (or replaces, by request id) an invocation, its `RetMsg`
+    /// cut to [`RECORDED_RET_MSG_LIMIT`].
+    pub fn record(&mut self, mut invocation: Invocation) {
+        if invocation.ret_msg.len() > RECORDED_RET_MSG_LIMIT {
+            let mut end = RECORDED_RET_MSG_LIMIT;
+            while !invocation.ret_msg.is_char_boundary(end) {
+                end -= 1;
+            }
+            invocation.ret_msg.truncate(end);
+        }
         let id = invocation.request_id.clone();
         if self.invocations.insert(id.clone(), invocation).is_none() {
             self.order.push_back(id);
@@ -375,6 +388,16 @@ impl Account {
         space.settle(now);
         *seq += 1;
         f(space, *seq)
+    }
+
+    /// Whether `region` has an account, or one more may be opened
+    /// ([`MAX_REGIONS`]).
+    pub fn admits_region(&self, region: &str) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut regions: Vec<&str> = inner.spaces.keys().map(|(r, _)| r.as_str()).collect();
+        regions.sort_unstable();
+        regions.dedup();
+        regions.contains(&region) || regions.len() < MAX_REGIONS
     }
 
     /// The namespaces of `region` that have been touched, by name.
@@ -475,6 +498,12 @@ mod tests {
         });
         assert_eq!(status(t0 + delay), Some(Status::Deleting));
         assert_eq!(status(t0 + delay * 2), None);
+        assert!(account.admits_region("r"));
+        for i in 0..MAX_REGIONS {
+            account.with_space(&format!("x{i}"), "default", t0, "w", |_, _| ());
+        }
+        assert!(account.admits_region("r"), "a known region stays");
+        assert!(!account.admits_region("new"), "no more than MAX_REGIONS");
         // Other regions are other accounts' namespaces.
         let other = account.with_space("r2", "default", t0, "w", |s, _| {
             s.functions.contains_key("f")
@@ -500,6 +529,14 @@ mod tests {
             });
         }
         assert_eq!(space.invocations().count(), MAX_INVOCATIONS);
+        let big = Invocation {
+            request_id: "big".into(),
+            ret_msg: "é".repeat(RECORDED_RET_MSG_LIMIT),
+            ..space.invocation("f", "id9").expect("id9").clone()
+        };
+        space.record(big);
+        let kept = &space.invocation("f", "big").expect("big").ret_msg;
+        assert!(kept.len() <= RECORDED_RET_MSG_LIMIT && kept.len() > RECORDED_RET_MSG_LIMIT - 2);
         assert!(space.invocation("f", "id0").is_none(), "oldest dropped");
         assert!(space.invocation("f", "id9").is_some());
         assert!(space.invocation("g", "id9").is_none());

@@ -116,6 +116,8 @@ pub mod code {
     pub const INVALID_PARAMETER_VALUE_RET_CODE: &str = "InvalidParameterValue.RetCode";
     /// `StartTime`/`EndTime` is not `YYYY-MM-DD HH:MM:SS`.
     pub const INVALID_PARAMETER_VALUE_DATE_TIME: &str = "InvalidParameterValue.DateTime";
+    /// The region is not served.
+    pub const UNSUPPORTED_REGION: &str = "UnsupportedRegion";
     /// The action is not served in this region.
     pub const UNSUPPORTED_OPERATION_REGION: &str = "UnsupportedOperation.Region";
     /// Too many functions in the namespace.

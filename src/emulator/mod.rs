@@ -355,6 +355,15 @@ where
     }
     let params = Params::parse(action, &body)?;
     drop(body);
+    if !state.account.admits_region(&region) {
+        return Err(ApiError::new(
+            code::UNSUPPORTED_REGION,
+            format!(
+                "the emulator keeps at most {} regions",
+                account::MAX_REGIONS
+            ),
+        ));
+    }
     let ctx = Ctx {
         state,
         region,
