@@ -642,6 +642,19 @@ async fn function_life_cycle_follows_the_3_0_states() {
     )
     .await;
     ok(&emu, "UpdateFunctionCode", json!({"FunctionName": "app", "Handler": "main.handle", "CosBucketName": "b", "CosObjectName": "/code.zip"})).await;
+    let during = ok(
+        &emu,
+        "Invoke",
+        json!({"FunctionName": "app", "LogType": "Tail"}),
+    )
+    .await;
+    assert!(
+        during["Result"]["Log"]
+            .as_str()
+            .expect("log")
+            .contains("app.run"),
+        "the previous code runs while Updating: {during}"
+    );
     assert_eq!(wait_while(&emu, "app", "Updating").await, "Active");
     let f = ok(&emu, "GetFunction", json!({"FunctionName": "app"})).await;
     assert_eq!(
@@ -1079,6 +1092,12 @@ async fn request_status_and_function_logs() {
         "MissingParameter",
     )
     .await;
+    fails(&emu, "GetRequestStatus", json!({"FunctionName": "echo", "FunctionRequestId": id, "StartTime": "2020-01-01 00:00:00"}), "MissingParameter").await;
+    fails(&emu, "GetRequestStatus", json!({"FunctionName": "echo", "FunctionRequestId": id, "StartTime": "2020-01-01", "EndTime": "2020-01-02"}), "InvalidParameterValue.DateTime").await;
+    let past = ok(&emu, "GetRequestStatus", json!({"FunctionName": "echo", "FunctionRequestId": id, "StartTime": "2020-01-01 00:00:00", "EndTime": "2020-01-02 00:00:00"})).await;
+    assert_eq!(past["TotalCount"], 0, "outside the window: {past}");
+    let all = ok(&emu, "GetRequestStatus", json!({"FunctionName": "echo", "FunctionRequestId": id, "StartTime": "2020-01-01 00:00:00", "EndTime": "2099-01-01 00:00:00"})).await;
+    assert_eq!(all["TotalCount"], 1, "{all}");
     let r = ok(&emu, "Invoke", json!({"FunctionName": "fail"})).await;
     let failed = r["Result"]["FunctionRequestId"]
         .as_str()

@@ -256,7 +256,7 @@ fn status_reasons(f: &Function) -> Value {
 }
 
 /// `ListFunctions`: `Order` (ASC/DESC, default DESC), `Orderby` (AddTime,
-/// ModTime, FunctionName; default AddTime), `Offset`, `Limit` (≤ 100),
+/// ModTime, FunctionName; default AddTime), `Offset`, `Limit` (≤ 1000),
 /// `SearchKey` (substring of the name), `Description` (substring), `Filters`
 /// (on the listed object's fields).
 pub fn list(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
@@ -272,7 +272,7 @@ pub fn list(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
             ))
         }
     };
-    let (offset, limit) = params.offset_limit(100)?;
+    let (offset, limit) = params.offset_limit(1000)?;
     let search = params.str("SearchKey")?.unwrap_or("");
     let description = params.str("Description")?.unwrap_or("");
     let filters = filters(params)?;
@@ -401,7 +401,7 @@ fn update(
             updated.status_reasons.clear();
             let then = change(&mut updated)?;
             updated.mod_time = ctx.wall.clone();
-            updated.begin(Status::Updating, Some(then), ctx.now, delay);
+            updated.begin_update(f, then, ctx.now, delay);
             *f = updated;
             Ok(Map::new())
         })
