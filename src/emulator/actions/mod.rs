@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use super::account::Function;
 use super::error::{code, ApiError};
 use super::request::Params;
 use super::schema::Action;
@@ -63,6 +64,27 @@ pub fn not_found(name: &str) -> ApiError {
         code::FUNCTION_NOT_FOUND,
         format!("the function {name} does not exist"),
     )
+}
+
+/// Runs `f` on the function the parameters name (`FunctionName`,
+/// `Namespace`, `Qualifier`), with a fresh sequence number.
+pub fn with_function<T>(
+    ctx: &Ctx,
+    params: &Params,
+    f: impl FnOnce(&mut Function, u64) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let name = params.function_name()?;
+    let namespace = params.namespace()?;
+    check_qualifier(params, None)?;
+    ctx.state
+        .account
+        .with_space(&ctx.region, namespace, ctx.now, &ctx.wall, |space, seq| {
+            let function = space
+                .functions
+                .get_mut(name)
+                .ok_or_else(|| not_found(name))?;
+            f(function, seq)
+        })
 }
 
 /// `Qualifier`, which may only name `$LATEST` (the emulator publishes no
