@@ -43,7 +43,7 @@ pub struct Admin {
     /// The migration table served at `/callers`.
     pub callers: Option<Arc<crate::callers::Callers>>,
     /// Seconds since the Unix epoch (the bridge's clock).
-    pub clock: crate::pipeline::Clock,
+    pub clock: crate::walk::Clock,
 }
 
 /// Serve until the task is dropped.

@@ -59,6 +59,41 @@ pub struct Caller {
     pub identity: Option<&'static str>,
 }
 
+/// The caller of one request as the table counts it: its SecretId only
+/// when the bridge knows it (or does not verify), so unsigned traffic is
+/// pooled. The identity is filled in once the signature is verified.
+pub fn caller_of(
+    params: &crate::legacy::decode::Params,
+    common: &crate::legacy::request::CommonParams,
+    verifier: Option<&crate::auth::Verifier>,
+) -> Caller {
+    let sent = common.secret_id.as_deref();
+    let known = match (verifier, sent) {
+        (_, None) => None,
+        (None, Some(id)) => Some(id),
+        (Some(v), Some(id)) => v.clients.load().get(id).is_some().then_some(id),
+    };
+    Caller {
+        secret_id: known.map(str::to_owned),
+        sent_secret_id: sent.is_some(),
+        request_client: params
+            .get("RequestClient")
+            .unwrap_or("")
+            .chars()
+            .take(MAX_FIELD_CHARS)
+            .collect(),
+        identity: None,
+    }
+}
+
+/// `self` when the caller's own key pair signs upstream, else `bridge`.
+pub fn identity_of(signer: &crate::auth::Signer) -> &'static str {
+    match signer {
+        crate::auth::Signer::Caller(_) => "self",
+        crate::auth::Signer::Bridge => "bridge",
+    }
+}
+
 /// The family of a `RequestClient` value: the text before the version
 /// (`SDK_PYTHON_2.0.15` → `SDK_PYTHON`), when it is on the allow-list.
 pub fn client_family(request_client: &str) -> &'static str {

@@ -1,6 +1,5 @@
-//! Configuration errors a person can act on, each one line: a TOML syntax
-//! error names the file and line (never the line's text, which may hold a
-//! key); an unknown key names the file or environment variable it came from
+//! Configuration errors a person can act on, each one line (a TOML syntax
+//! error, with file and line, is `config::check_toml_syntax`'s): an unknown key names the file or environment variable it came from
 //! and the closest valid key; a bad enum value lists the valid ones; a value
 //! of a key that holds a secret is never shown. Also: list-valued keys set
 //! from the environment as comma-separated values.
@@ -42,21 +41,6 @@ pub fn take_list_keys(env: &mut EnvMap) -> Vec<(String, Vec<String>)> {
             Some((env_key(&var)?, items))
         })
         .collect()
-}
-
-/// A TOML syntax error of `path`, as `FILE:LINE: TOML syntax error: …`.
-pub fn check_toml_syntax(path: &Path, text: &str) -> Result<(), String> {
-    let Err(e) = text.parse::<toml::Table>() else {
-        return Ok(());
-    };
-    let line = e
-        .span()
-        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-    let message = one_line(e.message());
-    Err(match line {
-        Some(n) => format!("{}:{n}: TOML syntax error: {message}", path.display()),
-        None => format!("{}: TOML syntax error: {message}", path.display()),
-    })
 }
 
 fn one_line(s: &str) -> String {
@@ -115,10 +99,10 @@ pub fn explain(message: &str, file: Option<&Path>, env: &EnvMap) -> String {
             );
         }
         if let Some((what, _)) = message.rsplit_once(" for key `") {
-            return format!("{key}: {what}");
+            return format!("{key}: {}", crate::config::without_values(what));
         }
     }
-    message
+    crate::config::without_values(&message)
 }
 
 /// `auth.clients[0]upstream` (as the `config` crate writes it) →

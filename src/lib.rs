@@ -8,12 +8,13 @@
 //! - the shell: [`config`] (settings), [`credentials`] (swappable key pairs),
 //!   [`logging`] (tracing set-up), [`access_log`] (one line per request), [`admin`] (probes, metrics, log level),
 //!   [`auth`] (verification, replay memory, client keys), [`tls`] (certificates),
-//!   [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
+//!   [`gate`] (bounded work before authentication), [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
 //!   [`server`] (the legacy listener), [`app`] (assembly), [`emulator`]
 //!   (an SCF 3.0 emulator).
 #![forbid(unsafe_code)]
 
 pub mod access_log;
+pub mod actions;
 pub mod admin;
 pub mod app;
 pub mod auth;
@@ -24,12 +25,15 @@ pub mod config_messages;
 pub mod credentials;
 pub mod emulator;
 pub mod error;
+pub mod gate;
 pub mod legacy;
 pub mod logging;
 pub mod metrics;
-pub mod pipeline;
 pub mod scf3;
 pub mod server;
+pub mod testing;
 pub mod tls;
 pub mod translate;
+pub mod types;
 pub mod upstream;
+pub mod walk;
