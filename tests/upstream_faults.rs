@@ -386,9 +386,7 @@ async fn a_deadline_reached_while_connecting_says_nothing_was_sent() {
     let m = bridge_error(&a, "upstream-timeout", 6200, "ServiceUnavailable");
     says(
         &m,
-        &[&format!(
-            "no connection to the SCF endpoint within 1 s; nothing was sent"
-        )],
+        &["no connection to the SCF endpoint within 1 s; nothing was sent"],
     );
     assert!(!m.contains(MAY_HAVE_RUN), "{m}");
     assert!(took >= Duration::from_secs(1), "{took:?}");
