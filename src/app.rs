@@ -18,10 +18,10 @@ use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier}
 use crate::config::{Endpoint, Settings};
 use crate::credentials::{KeyPair, Swappable};
 use crate::emulator::{self, EmulatorConfig};
-use crate::pipeline::{system_clock, Bridge, Clock};
 use crate::server::{self, Frontend, Limits};
 use crate::tls::{self, CertFiles, TlsConfigCell};
 use crate::upstream::Upstream;
+use crate::walk::{system_clock, Bridge, Clock};
 
 /// Start-up failures, each one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +186,7 @@ pub async fn start_with(
     let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(false);
     let frontend = Arc::new(Frontend {
         bridge: Bridge {
-            upstream,
+            upstream: Arc::new(upstream),
             default_region: settings.upstream.region.clone(),
             credentials: credentials.clone(),
             verifier,

@@ -1,5 +1,5 @@
 //! What is done with a request before it is trusted: decoding under the
-//! parameter cap, reading the action, refusing values the signature does
+//! parameter cap, looking the action up, refusing values the signature does
 //! not cover, and verifying the signature. Work here grows with the body
 //! (decoding, sorting, hashing), so a request above
 //! `server.offload_threshold_bytes` runs it on tokio's blocking pool:
@@ -11,12 +11,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::actions::{self, Entry};
 use crate::auth::{Signer, Verifier};
 use crate::config::ServerSettings;
 use crate::error::{BridgeError, ErrorKind};
 use crate::legacy::decode::{decode_form_limited, DecodeError, Params};
-use crate::legacy::request::{parse_request_deferring_param, LegacyRequest, RequestError};
-use crate::legacy::upload::{unsigned_upload_violation, upload_params};
+use crate::legacy::request::{action_name, read_common, RequestError};
+use crate::legacy::upload::unsigned_upload_violation;
+use crate::legacy::{clip, Shown, SHOWN_MAX_CHARS};
 
 /// Seconds since the Unix epoch; injected so tests can move time.
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -48,18 +50,20 @@ impl Default for GateLimits {
     }
 }
 
-/// A request that passed the gate: its parameters (`param` still inside),
-/// what they say, and who signs upstream.
+/// A request that passed the gate, ready for its action: the registered
+/// action, every decoded parameter (the action reads its own), who signs
+/// upstream, and `Region` as sent.
 pub struct Admitted {
+    pub entry: &'static Entry,
     pub params: Params,
-    pub request: LegacyRequest,
     pub signer: Signer,
+    pub region: Option<String>,
 }
 
-/// A refusal, with the action when it was read (for the log and metrics).
+/// A refusal, with the action when it was known (for the log and metrics).
 pub struct Refused {
     pub error: BridgeError,
-    pub action: Option<String>,
+    pub action: Option<&'static str>,
 }
 
 impl From<BridgeError> for Refused {
@@ -116,7 +120,8 @@ pub async fn admit(
     }
 }
 
-/// Decode (at most `max_params` parameters), read, refuse unsigned values,
+/// Decode (at most `max_params` parameters), look the action up, refuse
+/// values the signature does not cover, read the common parameters and
 /// verify (when `verifier` is set). Synchronous and bounded by the input.
 pub fn admit_now(
     raw: &[u8],
@@ -127,45 +132,69 @@ pub fn admit_now(
     limits: GateLimits,
 ) -> Result<Admitted, Refused> {
     let params = decode_form_limited(raw, limits.max_params).map_err(decode_error)?;
-    // Before anything is read from them: a value the signature does not
-    // cover is refused whatever else the request says.
-    let action = params.get("Action").unwrap_or_default();
-    if let Some(key) = unsigned_upload_violation(&params, http_method, upload_params(action)) {
-        return Err(Refused {
-            error: BridgeError::new(
-                ErrorKind::SignatureFailure,
-                format!(
-                    "parameter `{}` begins with `@` in a POST, so the signature does not \
-                     cover it; only file uploads may, and this action has none",
-                    crate::legacy::Shown(&crate::legacy::clip(key, 64)),
-                ),
-            ),
-            action: None,
-        });
-    }
-    let request = parse_request_deferring_param(&params).map_err(request_error)?;
+    let name = action_name(&params).ok_or_else(|| request_error(RequestError::MissingAction))?;
+    let entry = actions::lookup(name).ok_or_else(|| unsupported_action(name))?;
     let refused = |error| Refused {
         error,
-        action: Some(request.common.action.clone()),
+        action: Some(entry.name),
     };
+    // Before anything is read from them: a value the signature does not
+    // cover is refused whatever else the request says.
+    if let Some(key) = unsigned_upload_violation(&params, http_method, entry.upload_params) {
+        return Err(refused(BridgeError::new(
+            ErrorKind::SignatureFailure,
+            format!(
+                "`{}` starts with `@` in a POST, which no legacy signature covers; \
+                 only {} may carry an `@` upload",
+                Shown(&clip(key, SHOWN_MAX_CHARS)),
+                upload_list(entry.upload_params)
+            ),
+        )));
+    }
+    let common = read_common(&params).map_err(|e| refused(request_error(e)))?;
     let signer = match verifier {
         Some(v) => v
-            .verify_with_clock(http_method, host, &params, &request.common, clock)
+            .verify_with_clock(http_method, host, &params, &common, clock)
             .map_err(refused)?,
         None => Signer::Bridge,
     };
     Ok(Admitted {
+        entry,
         params,
-        request,
         signer,
+        region: common.region,
     })
+}
+
+fn upload_list(names: &[&str]) -> String {
+    if names.is_empty() {
+        "no parameter of this action".to_owned()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn unsupported_action(name: &str) -> BridgeError {
+    BridgeError::new(
+        ErrorKind::InvalidAction,
+        format!(
+            "unsupported Action `{}`: supported actions are {}",
+            Shown(&clip(name, SHOWN_MAX_CHARS)),
+            actions::supported_names()
+        ),
+    )
 }
 
 fn decode_error(e: DecodeError) -> BridgeError {
     BridgeError::new(ErrorKind::InvalidParameter, e.to_string())
 }
 
-fn request_error(e: RequestError) -> BridgeError {
+/// A [`RequestError`] from the legacy readers as a bridge error.
+pub fn request_error(e: RequestError) -> BridgeError {
     let kind = match &e {
         RequestError::MissingAction | RequestError::MissingParameter(_) => {
             ErrorKind::MissingParameter

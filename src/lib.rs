@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access_log;
+pub mod actions;
 pub mod admin;
 pub mod app;
 pub mod auth;
@@ -25,9 +26,11 @@ pub mod gate;
 pub mod legacy;
 pub mod logging;
 pub mod metrics;
-pub mod pipeline;
 pub mod scf3;
 pub mod server;
+pub mod testing;
 pub mod tls;
 pub mod translate;
+pub mod types;
 pub mod upstream;
+pub mod walk;

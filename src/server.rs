@@ -24,8 +24,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::config::ServerSettings;
 use crate::error::{BridgeError, ErrorKind};
 use crate::legacy::decode::decode_bytes_needed;
-use crate::pipeline::{Bridge, Reply, RequestInfo};
 use crate::tls::TlsConfigCell;
+use crate::walk::{Bridge, Reply, RequestInfo};
 
 pub mod accept;
 mod body;
@@ -321,7 +321,7 @@ fn finish(
 ) -> Response<Full<Bytes>> {
     let elapsed = started.elapsed();
     crate::metrics::request(
-        reply.info.action.as_deref().unwrap_or(""),
+        reply.info.action.unwrap_or(""),
         reply.answer.code,
         reply.info.function.as_deref().filter(|_| fe.function_label),
         elapsed,
@@ -503,7 +503,7 @@ fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Durati
     crate::access_log::log(&crate::access_log::Record {
         request_id,
         method: method.as_str(),
-        action: i.action.as_deref().unwrap_or(""),
+        action: i.action.unwrap_or(""),
         function: i.function.as_deref().unwrap_or(""),
         namespace: i.namespace.as_deref().unwrap_or(""),
         region: i.region.as_deref().unwrap_or(""),

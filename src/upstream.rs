@@ -14,6 +14,7 @@ use hyper_util::client::legacy::connect::{capture_connection, HttpConnector};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use crate::actions::BoxFuture;
 use crate::config::{Endpoint, UpstreamSettings, REGION_PLACEHOLDER};
 use crate::error::{BridgeError, ErrorKind};
 
@@ -34,6 +35,37 @@ pub struct UpstreamResponse {
     pub status: StatusCode,
     pub content_type: Option<HeaderValue>,
     pub body: Bytes,
+}
+
+/// How the walk reaches SCF 3.0: the pooled [`Upstream`] in production, a
+/// scripted fake in tests (`crate::testing::ScriptedTransport`).
+pub trait Scf3Transport: Send + Sync {
+    /// The endpoint for a 3.0 region.
+    fn target(&self, region: &str) -> Result<Target, BridgeError>;
+
+    /// POST one signed body; `headers` hold `Host` and the TC3 headers.
+    /// Only a failure that provably sent nothing may be retried inside.
+    fn send<'a>(
+        &'a self,
+        target: &'a Target,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<UpstreamResponse, BridgeError>>;
+}
+
+impl Scf3Transport for Upstream {
+    fn target(&self, region: &str) -> Result<Target, BridgeError> {
+        Upstream::target(self, region)
+    }
+
+    fn send<'a>(
+        &'a self,
+        target: &'a Target,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<UpstreamResponse, BridgeError>> {
+        Box::pin(Upstream::send(self, target, headers, body))
+    }
 }
 
 pub struct Upstream {

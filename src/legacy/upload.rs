@@ -8,16 +8,6 @@
 
 use super::decode::Params;
 
-/// Parameters each supported action accepts as file uploads, by `Action`:
-/// none. `InvokeFunction` has no upload; `code` of `CreateFunction` /
-/// `UpdateFunctionCode` would be listed here if the bridge served them.
-pub fn upload_params(action: &str) -> &'static [&'static str] {
-    match action {
-        "CreateFunction" | "UpdateFunctionCode" => &["code"],
-        _ => &[],
-    }
-}
-
 /// The first parameter of a `method` request whose value is outside the
 /// signature (a POST value beginning with `@`) and whose key is not in
 /// `allowed`; `None` when every value the request carries is signed. GET
@@ -70,11 +60,5 @@ mod tests {
         assert_eq!(check("param=x%40y&e=", "POST", &[]), None);
         // The method is compared as the signature compares it: exactly.
         assert_eq!(check("param=%40x", "post", &[]), None);
-    }
-
-    #[test]
-    fn invoke_function_allows_no_upload() {
-        assert!(upload_params("InvokeFunction").is_empty());
-        assert_eq!(upload_params("CreateFunction"), ["code"]);
     }
 }
