@@ -49,14 +49,22 @@ struct Cli {
 enum Command {
     /// Run the bridge (the default).
     Serve,
-    /// Validate the configuration and print it, secrets redacted.
-    CheckConfig,
+    /// Validate the configuration and print it, secrets redacted, with the
+    /// effective auth.mode, after every check `serve` makes before taking a
+    /// port (key files, auth.clients_dir, certificates, ca_file included).
+    CheckConfig {
+        /// Skip reading key files and directories (to check a configuration
+        /// away from the machine it is meant for).
+        #[arg(long)]
+        no_files: bool,
+    },
     /// Call a legacy endpoint (the bridge) as a legacy SDK does, print the
     /// answer; exit status 0 only when its code is 0.
     Invoke(Box<scf_bridge::client::InvokeArgs>),
     /// Run only the SCF 3.0 emulator, for testing any 3.0 client. It accepts
     /// the key pair of TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY or [credentials].
     Emulator {
+        /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: std::net::SocketAddr,
         /// How long a function stays Creating/Updating/Deleting, milliseconds.
@@ -113,7 +121,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Serve) {
         // Handled before the configuration is loaded.
         Command::Invoke(args) => scf_bridge::client::run(*args),
-        Command::CheckConfig => {
+        Command::CheckConfig { no_files } => {
             // The effective mode, which the file may leave unset.
             let mode = settings.auth_mode();
             println!(
@@ -123,13 +131,19 @@ fn main() -> ExitCode {
                     scf_bridge::auth::AuthMode::None => "none",
                 }
             );
-            // Every check `serve` makes before it takes a port.
-            if let Err(e) = scf_bridge::app::preflight(&settings) {
+            // Every check `serve` makes before it takes a port; with
+            // --no-files, those that read no file.
+            let checked = if no_files {
+                settings.validate().map_err(Into::into)
+            } else {
+                scf_bridge::app::preflight(&settings)
+            };
+            if let Err(e) = checked {
                 eprintln!("scf-bridge: {e}");
                 return ExitCode::from(2);
             }
             print!("{}", settings.to_redacted_toml());
-            if mode == scf_bridge::auth::AuthMode::Verify {
+            if mode == scf_bridge::auth::AuthMode::Verify && !no_files {
                 // The clients (inline, key files, auth.clients_dir) must load
                 // as the server would load them.
                 let source = scf_bridge::auth::clients::ClientSource {
