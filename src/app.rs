@@ -192,6 +192,7 @@ pub async fn start_with(
             verifier,
             mode: settings.upstream.mode,
             clock: options.clock,
+            actions: crate::actions::ActionSettings::default(),
         },
         limits: Limits::new(
             settings.server.max_in_flight,

@@ -159,6 +159,7 @@ pub fn bridge(transport: Arc<ScriptedTransport>) -> Bridge {
         verifier: None,
         mode: UpstreamMode::Forward,
         clock: Arc::new(|| 1_700_000_000),
+        actions: crate::actions::ActionSettings::default(),
     }
 }
 

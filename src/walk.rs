@@ -12,7 +12,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::actions::{self, Action, BoxFuture, Entry, Failure, LegacyParams, Scf3Client};
+use crate::actions::{
+    self, Action, ActionSettings, BoxFuture, Entry, Failure, LegacyParams, Scf3Client,
+};
 use crate::auth::{Signer, Verifier};
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
@@ -89,6 +91,8 @@ pub struct Bridge {
     pub verifier: Option<Verifier>,
     pub mode: UpstreamMode,
     pub clock: Clock,
+    /// What actions read (their waits).
+    pub actions: ActionSettings,
 }
 
 /// A request that passed the shared checks, ready for its action.
@@ -230,6 +234,7 @@ pub(crate) fn run_action<'a, A: Action>(
             &bridge.clock,
             sent,
             bridge.mode == UpstreamMode::DryRun,
+            &bridge.actions,
         );
         let result = A::run(request, &mut scf).await;
         let notes = scf.into_notes();
