@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::actions::ReadyWait;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
 use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
@@ -187,6 +188,10 @@ pub async fn start_with(
             verifier,
             mode: settings.upstream.mode,
             clock: options.clock,
+            ready_wait: ReadyWait {
+                every: Duration::from_millis(settings.upstream.function_ready_poll_ms),
+                limit: Duration::from_millis(settings.upstream.function_ready_timeout_ms),
+            },
         },
         limits: Limits::new(
             settings.server.max_in_flight,

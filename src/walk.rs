@@ -12,7 +12,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::actions::{self, Action, BoxFuture, Entry, Failure, LegacyParams, Scf3Client};
+use crate::actions::{
+    self, Action, BoxFuture, Entry, Failure, LegacyParams, ReadyWait, Scf3Client,
+};
 use crate::auth::{Signer, Verifier};
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
@@ -89,6 +91,8 @@ pub struct Bridge {
     pub verifier: Option<Verifier>,
     pub mode: UpstreamMode,
     pub clock: Clock,
+    /// How actions wait for a function to be ready.
+    pub ready_wait: ReadyWait,
 }
 
 /// A request that passed the shared checks, ready for its action.
@@ -230,7 +234,8 @@ pub(crate) fn run_action<'a, A: Action>(
             &bridge.clock,
             sent,
             bridge.mode == UpstreamMode::DryRun,
-        );
+        )
+        .with_ready_wait(bridge.ready_wait);
         let result = A::run(request, &mut scf).await;
         let notes = scf.into_notes();
         info.upstream_duration = notes.upstream;

@@ -39,6 +39,27 @@ impl From<BridgeError> for Failure {
     }
 }
 
+/// How an action waits for a function to leave a transitional state
+/// (`Creating`, `Updating`): `upstream.function_ready_poll_ms` and
+/// `upstream.function_ready_timeout_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadyWait {
+    /// Between two reads of the function's state.
+    pub every: Duration,
+    /// The longest wait.
+    pub limit: Duration,
+}
+
+impl Default for ReadyWait {
+    /// Every second for up to 90 s, as Tencent's own 3.0 deploy tool waits.
+    fn default() -> Self {
+        ReadyWait {
+            every: Duration::from_secs(1),
+            limit: Duration::from_secs(90),
+        }
+    }
+}
+
 /// How a [`Scf3Client::poll`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Polled<T, A> {
@@ -72,6 +93,7 @@ pub struct Scf3Client<'a> {
     clock: &'a Clock,
     sent: &'a AtomicBool,
     dry_run: bool,
+    ready: ReadyWait,
     notes: CallNotes,
 }
 
@@ -94,8 +116,20 @@ impl<'a> Scf3Client<'a> {
             clock,
             sent,
             dry_run,
+            ready: ReadyWait::default(),
             notes: CallNotes::default(),
         }
+    }
+
+    /// Sets how actions wait for a function to be ready.
+    pub(crate) fn with_ready_wait(mut self, ready: ReadyWait) -> Self {
+        self.ready = ready;
+        self
+    }
+
+    /// How to wait for a function to leave `Creating`/`Updating`.
+    pub fn ready_wait(&self) -> ReadyWait {
+        self.ready
     }
 
     /// The 3.0 region the calls go to.

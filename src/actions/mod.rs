@@ -19,7 +19,7 @@ pub mod params;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use client::{Failure, Polled, Scf3Client};
+pub use client::{Failure, Polled, ReadyWait, Scf3Client};
 pub use params::LegacyParams;
 
 use crate::error::BridgeError;
@@ -121,6 +121,7 @@ registry! {
     get_function::GetFunction,
     delete_function::DeleteFunction,
     get_account_settings::GetAccountSettings,
+    create_function::CreateFunction,
 }
 
 /// The registered action called `name` (exact, case-sensitive).
