@@ -122,6 +122,7 @@ registry! {
     delete_function::DeleteFunction,
     get_account_settings::GetAccountSettings,
     create_function::CreateFunction,
+    update_function::UpdateFunction,
 }
 
 /// The registered action called `name` (exact, case-sensitive).
