@@ -123,6 +123,7 @@ registry! {
     get_account_settings::GetAccountSettings,
     create_function::CreateFunction,
     update_function::UpdateFunction,
+    get_function_logs::GetFunctionLogs,
 }
 
 /// The registered action called `name` (exact, case-sensitive).
