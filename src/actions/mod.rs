@@ -124,6 +124,8 @@ registry! {
     create_function::CreateFunction,
     update_function::UpdateFunction,
     get_function_logs::GetFunctionLogs,
+    set_trigger::SetTrigger,
+    delete_trigger::DeleteTrigger,
 }
 
 /// The registered action called `name` (exact, case-sensitive).
