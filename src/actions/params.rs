@@ -92,6 +92,24 @@ impl LegacyParams {
             .ok_or_else(|| invalid_value(name, expected))
     }
 
+    /// An optional value out of a vocabulary, compared exactly (for
+    /// parameters whose legacy values are case-sensitive).
+    pub fn exact<T: Copy>(
+        &self,
+        name: &'static str,
+        table: &[(&str, T)],
+        expected: &'static str,
+    ) -> Result<Option<T>, BridgeError> {
+        let Some(text) = self.optional(name) else {
+            return Ok(None);
+        };
+        table
+            .iter()
+            .find(|(k, _)| *k == text)
+            .map(|(_, v)| Some(*v))
+            .ok_or_else(|| invalid_value(name, expected))
+    }
+
     /// The value of `name`, taking the decoded text over instead of
     /// copying it (for a body-sized value); the other parameters are gone.
     pub fn into_value(self, name: &str) -> Option<String> {
