@@ -449,29 +449,36 @@ impl Ready {
     /// The legacy 5100 for a function that is not `Active` after `step`,
     /// naming its state; `codeDesc` is the state.
     pub fn answer(&self, step: &str, name: &str, scf: &Scf3Client<'_>) -> LegacyAnswer {
+        let status = |s: &FunctionState| -> String {
+            if s.status.is_empty() {
+                "Unknown".to_owned()
+            } else {
+                s.status.clone()
+            }
+        };
         let (state, message) = match self {
             Ready::Active => return LegacyAnswer::success_without_data(),
             Ready::Ended(s) => (
-                s.status.as_str(),
+                status(s),
                 format!(
                     "SCF accepted {step} but the function `{name}` ended {}{}",
-                    s.status,
+                    status(s),
                     reasons(s)
                 ),
             ),
             Ready::StillIn(s) => (
-                s.status.as_str(),
+                status(s),
                 format!(
                     "SCF accepted {step} but the function `{name}` is still {} after {} s; \
                      do not send it again: read GetFunction until it is Active",
-                    s.status,
+                    status(s),
                     scf.ready_wait().limit.as_secs()
                 ),
             ),
         };
         LegacyAnswer::error(
             codes::OPERATION_FAILED,
-            state,
+            state.clone(),
             format!("({state}) {message}"),
         )
     }
