@@ -350,7 +350,7 @@ fn python_sdk_wire_format_decodes_plus_as_space_and_keeps_json_escapes() {
 // Property tests
 
 /// The string to sign computed straight from the original pairs, the way
-/// legacy-v2.md §2.7's reference script does: no decoding involved.
+/// the reference signing script does: no decoding involved.
 fn reference_string_to_sign(method: &str, host: &str, pairs: &[(String, String)]) -> String {
     let mut items: Vec<(String, &str)> = pairs
         .iter()

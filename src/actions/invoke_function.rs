@@ -22,7 +22,7 @@ use crate::walk::{DRY_RUN_CODE_DESC, DRY_RUN_MESSAGE};
 /// `Action=InvokeFunction`.
 pub struct InvokeFunction;
 
-/// `InvokeFunction`'s parameters (legacy-v2.md §6), checked. An empty
+/// `InvokeFunction`'s parameters (docs/protocol.md, "Answers"), checked. An empty
 /// optional value reads as absent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {

@@ -1,4 +1,4 @@
-//! The common parameters of every legacy call (legacy-v2.md §1), read from
+//! The common parameters of every legacy call (docs/protocol.md, "Common parameters"), read from
 //! decoded [`Params`]. Pure reading: signatures, freshness and regions are
 //! checked elsewhere, and each action reads its own parameters
 //! (`crate::actions`).
