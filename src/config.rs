@@ -756,6 +756,11 @@ mod tests {
                 "upstream.timeout_secs",
             ),
             (
+                "SCF_BRIDGE__UPSTREAM__FUNCTION_READY_POLL_MS",
+                "0",
+                "upstream.function_ready_poll_ms",
+            ),
+            (
                 "TENCENTCLOUD_SECRET_ID",
                 "AKIDonly",
                 "credentials.secret_key",
