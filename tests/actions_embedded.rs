@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
-use support::{form, get, post_form};
+use support::{form, free_port, get, post_form};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scf-bridge");
 
@@ -23,14 +23,6 @@ const SUCCESS: &str = r#"{"code":0,"message":"","codeDesc":"Success"}"#;
 struct Bridge {
     _child: Child,
     addr: SocketAddr,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `scf-bridge serve` with the embedded emulator, waiting for functions

@@ -533,8 +533,14 @@ pub async fn wait_ready(
 /// A failure after SCF accepted `step`: the message says the change was
 /// made, so the caller does not send it again.
 pub fn accepted_then(e: Failure, step: &str, name: &str) -> Failure {
-    let context =
-        format!("SCF accepted {step} for `{name}`, but reading the function's state failed");
+    with_context(
+        e,
+        &format!("SCF accepted {step} for `{name}`, but reading the function's state failed"),
+    )
+}
+
+/// `e` with `context` put before its message.
+pub fn with_context(e: Failure, context: &str) -> Failure {
     match e {
         Failure::Scf(mut e) => {
             e.message = format!("{context}: {}", e.message);

@@ -8,44 +8,22 @@ use serde::Serialize;
 
 use super::create_function::Empty;
 use super::params::missing;
-use super::set_trigger::{trigger_kind, trigger_name};
+use super::set_trigger::{Trigger, TriggerBody};
 use super::{Action, Failure, LegacyParams, Scf3Client, Subject};
 use crate::error::BridgeError;
 use crate::legacy::answer::LegacyAnswer;
 use crate::scf3::envelope::{self, CallKind};
-use crate::translate::qualifier;
 
 /// `Action=DeleteTrigger`.
 pub struct DeleteTrigger;
 
-/// The legacy request, checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    pub function_name: String,
-    /// 3.0's name for it (COS names rewritten).
-    pub trigger_name: String,
-    /// `timer`, `cos` or `cmq`.
-    pub kind: &'static str,
-    pub trigger_desc: Option<String>,
-    pub namespace: Option<String>,
-    pub version: Option<String>,
-}
+/// The legacy request: the trigger, checked.
+pub type Request = Trigger;
 
 /// The 3.0 `DeleteTrigger` body: only these fields are ever sent.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DeleteTriggerBody<'a> {
-    pub function_name: &'a str,
-    pub trigger_name: &'a str,
-    #[serde(rename = "Type")]
-    pub kind: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub trigger_desc: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub qualifier: Option<&'a str>,
-}
+#[serde(transparent)]
+pub struct DeleteTriggerBody<'a>(pub TriggerBody<'a>);
 
 impl envelope::Request for DeleteTriggerBody<'_> {
     const ACTION: &'static str = "DeleteTrigger";
@@ -59,28 +37,15 @@ impl Action for DeleteTrigger {
     type Request = Request;
 
     fn parse(p: LegacyParams) -> Result<Request, BridgeError> {
-        let function_name = p.required("functionName")?.to_owned();
-        let kind = trigger_kind(&p)?;
-        let trigger_name = trigger_name(kind, p.required("triggerName")?);
-        let trigger_desc = p.optional("triggerDesc").map(str::to_owned);
-        if kind == "cos" && trigger_desc.is_none() {
+        let trigger = Trigger::parse(&p)?;
+        if trigger.kind == "cos" && trigger.trigger_desc.is_none() {
             return Err(missing("triggerDesc"));
         }
-        Ok(Request {
-            function_name,
-            trigger_name,
-            kind,
-            trigger_desc,
-            namespace: p.optional("namespace").map(str::to_owned),
-            version: p.optional("version").map(str::to_owned),
-        })
+        Ok(trigger)
     }
 
     fn subject(r: &Request) -> Subject<'_> {
-        Subject {
-            function: Some(&r.function_name),
-            namespace: r.namespace.as_deref(),
-        }
+        r.subject()
     }
 
     async fn run(r: Request, scf: &mut Scf3Client<'_>) -> Result<LegacyAnswer, Failure> {
@@ -91,14 +56,7 @@ impl Action for DeleteTrigger {
 
 /// The 3.0 body for a legacy request.
 pub fn body(r: &Request) -> DeleteTriggerBody<'_> {
-    DeleteTriggerBody {
-        function_name: &r.function_name,
-        trigger_name: &r.trigger_name,
-        kind: r.kind,
-        trigger_desc: r.trigger_desc.as_deref(),
-        namespace: r.namespace.as_deref(),
-        qualifier: r.version.as_deref().map(qualifier),
-    }
+    DeleteTriggerBody(TriggerBody::of(r, &r.trigger_name, r.trigger_desc.as_deref()))
 }
 
 #[cfg(test)]

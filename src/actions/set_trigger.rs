@@ -17,7 +17,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::create_function::{wait_ready, Empty, Ready};
+use super::create_function::{wait_ready, with_context, Empty, Ready};
 use super::delete_trigger::DeleteTriggerBody;
 use super::get_function::GetFunctionBody;
 use super::params::{invalid_value, missing};
@@ -30,26 +30,57 @@ use crate::translate::qualifier;
 /// `Action=SetTrigger`.
 pub struct SetTrigger;
 
-/// The legacy request, checked.
+/// The trigger a `SetTrigger` or `DeleteTrigger` names, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub struct Trigger {
     pub function_name: String,
     /// 3.0's name for it (COS names rewritten).
     pub trigger_name: String,
     /// `timer`, `cos` or `cmq`.
     pub kind: &'static str,
-    /// Required except for CMQ and for a rename.
     pub trigger_desc: Option<String>,
-    /// A timer's new name.
-    pub new_trigger_name: Option<String>,
     pub namespace: Option<String>,
     pub version: Option<String>,
 }
 
-/// The 3.0 `CreateTrigger` body: only these fields are ever sent.
+impl Trigger {
+    /// Reads `functionName`, `type`, `triggerName`, `triggerDesc`,
+    /// `namespace` and `version`.
+    pub fn parse(p: &LegacyParams) -> Result<Trigger, BridgeError> {
+        let function_name = p.required("functionName")?.to_owned();
+        let kind = trigger_kind(p)?;
+        Ok(Trigger {
+            function_name,
+            trigger_name: trigger_name(kind, p.required("triggerName")?),
+            kind,
+            trigger_desc: p.optional("triggerDesc").map(str::to_owned),
+            namespace: p.optional("namespace").map(str::to_owned),
+            version: p.optional("version").map(str::to_owned),
+        })
+    }
+
+    /// The function and namespace, for the log line.
+    pub fn subject(&self) -> Subject<'_> {
+        Subject {
+            function: Some(&self.function_name),
+            namespace: self.namespace.as_deref(),
+        }
+    }
+}
+
+/// The legacy request, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub trigger: Trigger,
+    /// A timer's new name.
+    pub new_trigger_name: Option<String>,
+}
+
+/// The fields `CreateTrigger`, `UpdateTrigger` and `DeleteTrigger` share
+/// (`DeleteTrigger` has exactly these).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-pub struct CreateTriggerBody<'a> {
+pub struct TriggerBody<'a> {
     pub function_name: &'a str,
     pub trigger_name: &'a str,
     #[serde(rename = "Type")]
@@ -60,24 +91,36 @@ pub struct CreateTriggerBody<'a> {
     pub namespace: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qualifier: Option<&'a str>,
+}
+
+impl<'a> TriggerBody<'a> {
+    /// The trigger `name` (with `desc`) of the function `t` names.
+    pub fn of(t: &'a Trigger, name: &'a str, desc: Option<&'a str>) -> Self {
+        TriggerBody {
+            function_name: &t.function_name,
+            trigger_name: name,
+            kind: t.kind,
+            trigger_desc: desc,
+            namespace: t.namespace.as_deref(),
+            qualifier: t.version.as_deref().map(qualifier),
+        }
+    }
+}
+
+/// The 3.0 `CreateTrigger` body: only these fields are ever sent.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateTriggerBody<'a> {
+    #[serde(flatten)]
+    pub trigger: TriggerBody<'a>,
     /// Always `OPEN`.
     pub enable: &'static str,
 }
 
 /// The 3.0 `UpdateTrigger` body.
 #[derive(Debug, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct UpdateTriggerBody<'a> {
-    pub function_name: &'a str,
-    pub trigger_name: &'a str,
-    #[serde(rename = "Type")]
-    pub kind: &'a str,
-    pub trigger_desc: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub qualifier: Option<&'a str>,
-}
+#[serde(transparent)]
+pub struct UpdateTriggerBody<'a>(pub TriggerBody<'a>);
 
 impl envelope::Request for CreateTriggerBody<'_> {
     const ACTION: &'static str = "CreateTrigger";
@@ -102,43 +145,32 @@ impl Action for SetTrigger {
     type Request = Request;
 
     fn parse(p: LegacyParams) -> Result<Request, BridgeError> {
-        let function_name = p.required("functionName")?.to_owned();
-        let kind = trigger_kind(&p)?;
-        let trigger_name = trigger_name(kind, p.required("triggerName")?);
+        let trigger = Trigger::parse(&p)?;
         let new_trigger_name = p.optional("newTriggerName").map(str::to_owned);
-        if new_trigger_name.is_some() && kind != "timer" {
+        if new_trigger_name.is_some() && trigger.kind != "timer" {
             return Err(invalid_value(
                 "newTriggerName",
                 "no value: only a timer trigger can be renamed",
             ));
         }
-        let trigger_desc = p.optional("triggerDesc").map(str::to_owned);
-        if trigger_desc.is_none() && kind != "cmq" && new_trigger_name.is_none() {
+        if trigger.trigger_desc.is_none() && trigger.kind != "cmq" && new_trigger_name.is_none() {
             return Err(missing("triggerDesc"));
         }
         Ok(Request {
-            function_name,
-            trigger_name,
-            kind,
-            trigger_desc,
+            trigger,
             new_trigger_name,
-            namespace: p.optional("namespace").map(str::to_owned),
-            version: p.optional("version").map(str::to_owned),
         })
     }
 
     fn subject(r: &Request) -> Subject<'_> {
-        Subject {
-            function: Some(&r.function_name),
-            namespace: r.namespace.as_deref(),
-        }
+        r.trigger.subject()
     }
 
     async fn run(r: Request, scf: &mut Scf3Client<'_>) -> Result<LegacyAnswer, Failure> {
         match &r.new_trigger_name {
             Some(new_name) => rename(&r, new_name, scf).await,
-            None => match create(&r, &r.trigger_name, r.trigger_desc.as_deref(), scf).await {
-                Err(Failure::Scf(e)) if exists(&e.code) && r.kind == "timer" => {
+            None => match create(&r, &r.trigger.trigger_name, r.trigger.trigger_desc.as_deref(), scf).await {
+                Err(Failure::Scf(e)) if exists(&e.code) && r.trigger.kind == "timer" => {
                     scf.call(&update_body(&r)).await?;
                     Ok(LegacyAnswer::success_without_data())
                 }
@@ -164,8 +196,8 @@ async fn create(
     let body = create_body(r, name, desc);
     match scf.call(&body).await {
         Err(Failure::Scf(e)) if e.code == "FailedOperation.CreateTrigger" => {
-            let namespace = r.namespace.as_deref();
-            match wait_ready(scf, &r.function_name, namespace).await? {
+            let namespace = r.trigger.namespace.as_deref();
+            match wait_ready(scf, &r.trigger.function_name, namespace).await? {
                 Ready::Active => scf.call(&body).await.map(drop),
                 _ => Err(Failure::Scf(e)),
             }
@@ -180,7 +212,7 @@ async fn rename(
     new_name: &str,
     scf: &mut Scf3Client<'_>,
 ) -> Result<LegacyAnswer, Failure> {
-    let desc = match &r.trigger_desc {
+    let desc = match &r.trigger.trigger_desc {
         Some(desc) => desc.clone(),
         None => match timer_desc(r, scf).await? {
             Some(desc) => desc,
@@ -191,25 +223,18 @@ async fn rename(
                     format!(
                         "(ResourceNotFound.Trigger) the function `{}` has no timer trigger `{}` \
                          to rename",
-                        r.function_name, r.trigger_name
+                        r.trigger.function_name, r.trigger.trigger_name
                     ),
                 ))
             }
         },
     };
     create(r, new_name, Some(&desc), scf).await?;
-    let old = DeleteTriggerBody {
-        function_name: &r.function_name,
-        trigger_name: &r.trigger_name,
-        kind: r.kind,
-        trigger_desc: None,
-        namespace: r.namespace.as_deref(),
-        qualifier: r.version.as_deref().map(qualifier),
-    };
+    let old = DeleteTriggerBody(TriggerBody::of(&r.trigger, &r.trigger.trigger_name, None));
     let context = format!(
         "the new trigger `{new_name}` was created, but deleting the old trigger `{}` failed, \
          so both exist",
-        r.trigger_name
+        r.trigger.trigger_name
     );
     match scf.call(&old).await {
         Ok(_) => Ok(LegacyAnswer::success_without_data()),
@@ -218,11 +243,7 @@ async fn rename(
             e.code.clone(),
             format!("({}) {context}: {}", e.code, e.message),
         )),
-        Err(Failure::Bridge(mut e)) => {
-            e.detail = format!("{context}: {}", e.detail);
-            Err(Failure::Bridge(e))
-        }
-        Err(Failure::DryRun) => Err(Failure::DryRun),
+        Err(e) => Err(with_context(e, &context)),
     }
 }
 
@@ -232,9 +253,9 @@ async fn rename(
 async fn timer_desc(r: &Request, scf: &mut Scf3Client<'_>) -> Result<Option<String>, Failure> {
     let function = scf
         .call(&GetFunctionBody {
-            function_name: &r.function_name,
-            qualifier: r.version.as_deref().map(qualifier),
-            namespace: r.namespace.as_deref(),
+            function_name: &r.trigger.function_name,
+            qualifier: r.trigger.version.as_deref().map(qualifier),
+            namespace: r.trigger.namespace.as_deref(),
             show_code: None,
         })
         .await?;
@@ -242,7 +263,7 @@ async fn timer_desc(r: &Request, scf: &mut Scf3Client<'_>) -> Result<Option<Stri
         .triggers
         .unwrap_or_default()
         .into_iter()
-        .find(|t| t.kind == "timer" && t.trigger_name == r.trigger_name)
+        .find(|t| t.kind == "timer" && t.trigger_name == r.trigger.trigger_name)
         .map(|t| cron(&t.trigger_desc)))
 }
 
@@ -261,26 +282,15 @@ pub fn create_body<'a>(
     desc: Option<&'a str>,
 ) -> CreateTriggerBody<'a> {
     CreateTriggerBody {
-        function_name: &r.function_name,
-        trigger_name: name,
-        kind: r.kind,
-        trigger_desc: desc,
-        namespace: r.namespace.as_deref(),
-        qualifier: r.version.as_deref().map(qualifier),
+        trigger: TriggerBody::of(&r.trigger, name, desc),
         enable: "OPEN",
     }
 }
 
-/// The 3.0 `UpdateTrigger` body of an existing timer.
+/// The 3.0 `UpdateTrigger` body of an existing timer: its new schedule.
 pub fn update_body(r: &Request) -> UpdateTriggerBody<'_> {
-    UpdateTriggerBody {
-        function_name: &r.function_name,
-        trigger_name: &r.trigger_name,
-        kind: r.kind,
-        trigger_desc: r.trigger_desc.as_deref().unwrap_or_default(),
-        namespace: r.namespace.as_deref(),
-        qualifier: r.version.as_deref().map(qualifier),
-    }
+    let t = &r.trigger;
+    UpdateTriggerBody(TriggerBody::of(t, &t.trigger_name, t.trigger_desc.as_deref()))
 }
 
 /// The legacy `type` as 3.0's lower-case `Type`: `timer`, `cos` or `cmq`.
@@ -338,7 +348,7 @@ mod tests {
 
     fn create_json(form: &str) -> Value {
         let r = parse(form).unwrap();
-        serde_json::to_value(create_body(&r, &r.trigger_name, r.trigger_desc.as_deref())).unwrap()
+        serde_json::to_value(create_body(&r, &r.trigger.trigger_name, r.trigger.trigger_desc.as_deref())).unwrap()
     }
 
     #[test]

@@ -14,13 +14,13 @@ use serde::Serialize;
 
 use super::create_function::{
     accepted_then, check_body_size, configuration, cos_object, take_code, wait_ready, CodeBody,
-    CodeSource, Configuration, Empty, Ready,
+    CodeSource, Configuration, Empty, Ready, with_context,
 };
 use super::params::invalid_value;
 use super::{Action, Failure, LegacyParams, Scf3Client, Subject};
 use crate::error::BridgeError;
 use crate::legacy::answer::LegacyAnswer;
-use crate::scf3::envelope::{self, CallKind, Scf3Error};
+use crate::scf3::envelope::{self, CallKind};
 use crate::translate::is_latest;
 
 /// `Action=UpdateFunction`.
@@ -241,19 +241,11 @@ fn second_half_failed(e: Failure, after_config: bool) -> Failure {
     if !after_config {
         return e;
     }
-    let context = "the configuration (UpdateFunctionConfiguration) was updated, \
-                   but the code update (UpdateFunctionCode) failed";
-    match e {
-        Failure::Scf(e) => Failure::Scf(Scf3Error {
-            message: format!("{context}: {}", e.message),
-            ..e
-        }),
-        Failure::Bridge(mut e) => {
-            e.detail = format!("{context}: {}", e.detail);
-            Failure::Bridge(e)
-        }
-        Failure::DryRun => Failure::DryRun,
-    }
+    with_context(
+        e,
+        "the configuration (UpdateFunctionConfiguration) was updated, \
+         but the code update (UpdateFunctionCode) failed",
+    )
 }
 
 #[cfg(test)]
