@@ -172,6 +172,14 @@ pub async fn get(bridge: &Bridge, params: &[(&str, &str)]) -> Reply {
         .await
 }
 
+/// Action `A`'s parse of a form-encoded parameter string (no `Action`,
+/// no signature): for an action's parameter tests.
+pub fn parse<A: crate::actions::Action>(form: &str) -> Result<A::Request, BridgeError> {
+    let params = crate::legacy::decode::decode_form(form.as_bytes())
+        .map_err(|e| BridgeError::new(ErrorKind::InvalidParameter, e.to_string()))?;
+    A::parse(crate::actions::LegacyParams::new(params))
+}
+
 /// The legacy answer of a reply as JSON.
 pub fn json(reply: &Reply) -> serde_json::Value {
     serde_json::from_slice(&reply.answer.to_json()).expect("an answer is JSON")

@@ -295,11 +295,10 @@ mod tests {
 
     use super::*;
     use crate::config::UpstreamMode;
-    use crate::legacy::decode::decode_form;
     use crate::testing::{bridge, get, json, Scripted, ScriptedTransport};
 
     fn parse(form: &str) -> Result<Request, BridgeError> {
-        InvokeFunction::parse(LegacyParams::new(decode_form(form.as_bytes()).unwrap()))
+        crate::testing::parse::<InvokeFunction>(form)
     }
 
     fn parse_error(form: &str) -> String {
