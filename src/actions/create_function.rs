@@ -561,11 +561,10 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::legacy::decode::decode_form;
     use crate::testing::{bridge, get, json, Scripted, ScriptedTransport};
 
     fn parse(form: &str) -> Result<Request, BridgeError> {
-        CreateFunction::parse(LegacyParams::new(decode_form(form.as_bytes()).unwrap()))
+        crate::testing::parse::<CreateFunction>(form)
     }
 
     fn body_json(form: &str) -> Value {

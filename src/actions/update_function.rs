@@ -256,11 +256,10 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorKind;
-    use crate::legacy::decode::decode_form;
     use crate::testing::{bridge, get, json, Scripted, ScriptedTransport};
 
     fn parse(form: &str) -> Result<Request, BridgeError> {
-        UpdateFunction::parse(LegacyParams::new(decode_form(form.as_bytes()).unwrap()))
+        crate::testing::parse::<UpdateFunction>(form)
     }
 
     fn bodies(form: &str) -> (Option<Value>, Option<Value>) {
