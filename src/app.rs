@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::actions::ReadyWait;
+use crate::actions::ActionSettings;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
 use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
@@ -193,9 +193,9 @@ pub async fn start_with(
             verifier,
             mode: settings.upstream.mode,
             clock: options.clock,
-            ready_wait: ReadyWait {
-                every: Duration::from_millis(settings.upstream.function_ready_poll_ms),
-                limit: Duration::from_millis(settings.upstream.function_ready_timeout_ms),
+            actions: ActionSettings {
+                wait_limit: Duration::from_millis(settings.upstream.function_ready_timeout_ms),
+                wait_interval: Duration::from_millis(settings.upstream.function_ready_poll_ms),
             },
         },
         limits: Limits::new(

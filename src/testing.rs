@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::header::HeaderMap;
 use http::{HeaderValue, StatusCode};
 
-use crate::actions::{BoxFuture, ReadyWait};
+use crate::actions::BoxFuture;
 use crate::config::UpstreamMode;
 use crate::credentials::Swappable;
 use crate::error::{BridgeError, ErrorKind};
@@ -159,7 +159,7 @@ pub fn bridge(transport: Arc<ScriptedTransport>) -> Bridge {
         verifier: None,
         mode: UpstreamMode::Forward,
         clock: Arc::new(|| 1_700_000_000),
-        ready_wait: ReadyWait::default(),
+        actions: crate::actions::ActionSettings::default(),
     }
 }
 

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use crate::actions::{
-    self, Action, BoxFuture, Entry, Failure, LegacyParams, ReadyWait, Scf3Client,
+    self, Action, ActionSettings, BoxFuture, Entry, Failure, LegacyParams, Scf3Client,
 };
 use crate::auth::{Signer, Verifier};
 use crate::config::UpstreamMode;
@@ -91,8 +91,8 @@ pub struct Bridge {
     pub verifier: Option<Verifier>,
     pub mode: UpstreamMode,
     pub clock: Clock,
-    /// How actions wait for a function to be ready.
-    pub ready_wait: ReadyWait,
+    /// What actions read (their waits).
+    pub actions: ActionSettings,
 }
 
 /// A request that passed the shared checks, ready for its action.
@@ -234,8 +234,8 @@ pub(crate) fn run_action<'a, A: Action>(
             &bridge.clock,
             sent,
             bridge.mode == UpstreamMode::DryRun,
-        )
-        .with_ready_wait(bridge.ready_wait);
+            &bridge.actions,
+        );
         let result = A::run(request, &mut scf).await;
         let notes = scf.into_notes();
         info.upstream_duration = notes.upstream;

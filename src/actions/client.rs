@@ -39,23 +39,24 @@ impl From<BridgeError> for Failure {
     }
 }
 
-/// How an action waits for a function to leave a transitional state
-/// (`Creating`, `Updating`): `upstream.function_ready_poll_ms` and
-/// `upstream.function_ready_timeout_ms`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadyWait {
-    /// Between two reads of the function's state.
-    pub every: Duration,
-    /// The longest wait.
-    pub limit: Duration,
+/// Settings an action reads (through [`Scf3Client::settings`]): the
+/// waits of multi-call actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionSettings {
+    /// How long an action waits for a function to become `Active` after
+    /// creating or updating it.
+    pub wait_limit: Duration,
+    /// How often it asks meanwhile.
+    pub wait_interval: Duration,
 }
 
-impl Default for ReadyWait {
-    /// Every second for up to 90 s, as Tencent's own 3.0 deploy tool waits.
+impl Default for ActionSettings {
+    /// 90 s, asking every second: what Tencent's own 3.0 deploy tool does
+    /// (docs/protocol.md, "SCF 3.0 envelope").
     fn default() -> Self {
-        ReadyWait {
-            every: Duration::from_secs(1),
-            limit: Duration::from_secs(90),
+        ActionSettings {
+            wait_limit: Duration::from_secs(90),
+            wait_interval: Duration::from_secs(1),
         }
     }
 }
@@ -93,7 +94,7 @@ pub struct Scf3Client<'a> {
     clock: &'a Clock,
     sent: &'a AtomicBool,
     dry_run: bool,
-    ready: ReadyWait,
+    settings: &'a ActionSettings,
     notes: CallNotes,
 }
 
@@ -107,6 +108,7 @@ impl<'a> Scf3Client<'a> {
         clock: &'a Clock,
         sent: &'a AtomicBool,
         dry_run: bool,
+        settings: &'a ActionSettings,
     ) -> Self {
         Scf3Client {
             transport,
@@ -116,20 +118,14 @@ impl<'a> Scf3Client<'a> {
             clock,
             sent,
             dry_run,
-            ready: ReadyWait::default(),
+            settings,
             notes: CallNotes::default(),
         }
     }
 
-    /// Sets how actions wait for a function to be ready.
-    pub(crate) fn with_ready_wait(mut self, ready: ReadyWait) -> Self {
-        self.ready = ready;
-        self
-    }
-
-    /// How to wait for a function to leave `Creating`/`Updating`.
-    pub fn ready_wait(&self) -> ReadyWait {
-        self.ready
+    /// The settings actions read.
+    pub fn settings(&self) -> &ActionSettings {
+        self.settings
     }
 
     /// The 3.0 region the calls go to.
@@ -360,6 +356,7 @@ mod tests {
         keys: KeyPair,
         clock: Clock,
         sent: AtomicBool,
+        settings: ActionSettings,
     }
 
     impl Fixture {
@@ -373,6 +370,7 @@ mod tests {
                 },
                 clock: Arc::new(|| 1_700_000_000),
                 sent: AtomicBool::new(false),
+                settings: ActionSettings::default(),
             }
         }
 
@@ -386,6 +384,7 @@ mod tests {
                 &self.clock,
                 &self.sent,
                 false,
+                &self.settings,
             )
         }
     }

@@ -472,7 +472,7 @@ impl Ready {
                     "SCF accepted {step} but the function `{name}` is still {} after {} s; \
                      do not send it again: read GetFunction until it is Active",
                     status(s),
-                    scf.ready_wait().limit.as_secs()
+                    scf.settings().wait_limit.as_secs()
                 ),
             ),
         };
@@ -506,20 +506,20 @@ fn transitional(status: &str) -> bool {
 }
 
 /// Reads the function's state (a read: sent again after a lost
-/// connection) every `ready_wait().every` until it is no longer
-/// transitional or `ready_wait().limit` has passed.
+/// connection) every `settings().wait_interval` until it is no longer
+/// transitional or `settings().wait_limit` has passed.
 pub async fn wait_ready(
     scf: &mut Scf3Client<'_>,
     function_name: &str,
     namespace: Option<&str>,
 ) -> Result<Ready, Failure> {
-    let wait = scf.ready_wait();
+    let (every, limit) = (scf.settings().wait_interval, scf.settings().wait_limit);
     let query = StateQuery {
         function_name,
         namespace,
     };
     let polled = scf
-        .poll(&query, wait.every, wait.limit, |s| {
+        .poll(&query, every, limit, |s| {
             (!transitional(&s.status)).then(|| s.clone())
         })
         .await?;

@@ -19,7 +19,7 @@ pub mod params;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use client::{Failure, Polled, ReadyWait, Scf3Client};
+pub use client::{ActionSettings, Failure, Polled, Scf3Client};
 pub use params::LegacyParams;
 
 use crate::error::BridgeError;
