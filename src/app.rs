@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::actions::ActionSettings;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
 use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
@@ -198,7 +199,10 @@ pub async fn start_with(
             mode: settings.upstream.mode,
             clock: options.clock,
             gate: crate::gate::GateLimits::from_settings(&settings.server),
-            actions: crate::actions::ActionSettings::default(),
+            actions: ActionSettings {
+                wait_limit: Duration::from_millis(settings.upstream.function_ready_timeout_ms),
+                wait_interval: Duration::from_millis(settings.upstream.function_ready_poll_ms),
+            },
         },
         limits: Limits::with_connections(
             settings.server.max_in_flight,

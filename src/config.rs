@@ -178,6 +178,11 @@ pub struct UpstreamSettings {
     pub connect_retries: u32,
     /// Extra PEM trust roots for the upstream, beside the built-in webpki roots.
     pub ca_file: Option<PathBuf>,
+    /// How long `CreateFunction`/`UpdateFunction` wait for the function to
+    /// leave `Creating`/`Updating` before answering.
+    pub function_ready_timeout_ms: u64,
+    /// How often they read the function's state while waiting.
+    pub function_ready_poll_ms: u64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -277,6 +282,8 @@ connect_timeout_ms = 3000
 pool_idle_timeout_secs = 30
 pool_max_idle_per_host = 64
 connect_retries = 2
+function_ready_timeout_ms = 90000
+function_ready_poll_ms = 1000
 
 [auth]
 allow_unauthenticated = false
@@ -488,6 +495,12 @@ impl Settings {
         if self.upstream.connect_timeout_ms == 0 {
             return Err(invalid(
                 "upstream.connect_timeout_ms",
+                "must be greater than 0",
+            ));
+        }
+        if self.upstream.function_ready_poll_ms == 0 {
+            return Err(invalid(
+                "upstream.function_ready_poll_ms",
                 "must be greater than 0",
             ));
         }
@@ -926,6 +939,11 @@ mod tests {
                 "SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS",
                 "0",
                 "upstream.timeout_secs",
+            ),
+            (
+                "SCF_BRIDGE__UPSTREAM__FUNCTION_READY_POLL_MS",
+                "0",
+                "upstream.function_ready_poll_ms",
             ),
             (
                 "TENCENTCLOUD_SECRET_ID",
