@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::actions::ActionSettings;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
 use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
@@ -118,12 +119,12 @@ pub fn preflight(settings: &Settings) -> Result<(), StartError> {
                 || settings.auth.clients_dir_upstream == UpstreamIdentity::Bridge
         }
     };
-    if settings.endpoint() != Endpoint::Embedded
+    if settings.upstream.endpoint != Endpoint::Embedded
         && needs_bridge_keys
         && KeyPair::from_settings(&settings.credentials).is_none()
     {
         return Err(StartError::NoCredentials(
-            settings.upstream.endpoint.clone(),
+            settings.upstream.endpoint.to_string(),
         ));
     }
     Ok(())
@@ -137,7 +138,7 @@ pub async fn start_with(
     preflight(&settings)?;
     crate::metrics::handle();
     let readiness = Readiness::default();
-    let reload_every = Duration::from_millis(settings.auth.reload_interval_ms.max(100));
+    let reload_every = settings.auth.reload_interval();
     let mode = settings.auth_mode();
     let source = client_source(&settings);
     let clients = match mode {
@@ -156,7 +157,7 @@ pub async fn start_with(
         }
     };
     let configured = KeyPair::from_settings(&settings.credentials);
-    let (endpoint, keys) = match settings.endpoint() {
+    let (endpoint, keys) = match settings.upstream.endpoint.clone() {
         Endpoint::Embedded => {
             // With nothing configured, the bridge and its emulator share a
             // key pair that lives only in this process.
@@ -171,7 +172,7 @@ pub async fn start_with(
         url => {
             if needs_bridge_keys && configured.is_none() {
                 return Err(StartError::NoCredentials(
-                    settings.upstream.endpoint.clone(),
+                    settings.upstream.endpoint.to_string(),
                 ));
             }
             (url, configured)
@@ -189,7 +190,12 @@ pub async fn start_with(
         }
         Some(cell) => {
             tokio::spawn(clients::watch(source.clone(), cell.clone(), reload_every));
-            let replay = ReplayMemory::new(settings.replay_capacity(), settings.auth.max_skew_secs)
+            // Unset: 10,000 requests/s over the whole window.
+            let capacity = settings
+                .auth
+                .replay_capacity
+                .unwrap_or_else(|| ReplayMemory::capacity_for(10_000, settings.auth.max_skew_secs));
+            let replay = ReplayMemory::new(capacity, settings.auth.max_skew_secs)
                 .with_client_share(settings.auth.replay_client_share_percent);
             replay_capacity_used = Some(replay.capacity());
             crate::metrics::replay_fill(0, replay.capacity());
@@ -206,11 +212,11 @@ pub async fn start_with(
         }
     };
 
-    let plain = match settings.listen_addr()? {
+    let plain = match settings.server.listen {
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
-    let tls = match settings.tls_listen_addr()? {
+    let tls = match settings.server.tls_listen {
         Some(addr) => {
             let files = CertFiles {
                 cert: settings.server.tls_cert.clone().expect("validated"),
@@ -223,7 +229,7 @@ pub async fn start_with(
         }
         None => None,
     };
-    let admin_listener = match settings.admin_addr()? {
+    let admin_listener = match settings.admin.listen {
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
@@ -239,6 +245,10 @@ pub async fn start_with(
             mode: settings.upstream.mode,
             clock: options.clock,
             gate: crate::gate::GateLimits::from_settings(&settings.server),
+            actions: ActionSettings {
+                wait_limit: Duration::from_millis(settings.upstream.function_ready_timeout_ms),
+                wait_interval: Duration::from_millis(settings.upstream.function_ready_poll_ms),
+            },
         },
         limits: Limits::with_connections(
             settings.server.max_in_flight,
@@ -259,8 +269,7 @@ pub async fn start_with(
         }
     };
     // Connections get the deadline plus a moment to write their answers.
-    let drain =
-        Duration::from_secs(settings.server.shutdown_deadline_secs) + Duration::from_secs(2);
+    let drain = settings.server.shutdown_deadline() + Duration::from_secs(2);
     let mut servers = Vec::new();
     let addr = plain.as_ref().and_then(|l| l.local_addr().ok());
     let tls_addr = tls.as_ref().and_then(|(l, _)| l.local_addr().ok());
@@ -302,8 +311,8 @@ pub async fn start_with(
         log: options.log,
     });
 
-    let drain_delay = Duration::from_secs(settings.server.drain_delay_secs);
-    let deadline = Duration::from_secs(settings.server.shutdown_deadline_secs);
+    let drain_delay = settings.server.drain_delay();
+    let deadline = settings.server.shutdown_deadline();
     let ready = readiness.clone();
     let task = tokio::spawn(async move {
         shutdown.await;
@@ -338,7 +347,7 @@ pub async fn start_with(
         tls_addr,
         admin_addr,
         endpoint: &endpoint,
-        embedded: settings.endpoint() == Endpoint::Embedded,
+        embedded: settings.upstream.endpoint == Endpoint::Embedded,
         mode: settings.upstream.mode,
         auth: mode,
         client_keys: client_count,

@@ -1,14 +1,17 @@
 //! Typed settings: built-in defaults, then the TOML file, then the
 //! environment (`TENCENTCLOUD_*`, then `SCF_BRIDGE__<SECTION>__<KEY>`), and
-//! validation that names the key at fault in one line.
+//! validation that names the key at fault in one line. Addresses and the
+//! upstream endpoint are parsed while loading (a bad one fails the load),
+//! so no consumer parses a configuration string again; the `_secs`/`_ms`
+//! keys have [`Duration`] accessors on their sections.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::clients::{ClientSettings, UpstreamIdentity};
-use crate::auth::AuthMode;
+pub use crate::types::{AuthMode, Secret, UpstreamIdentity};
 
 /// Environment prefix for every key: `SCF_BRIDGE__UPSTREAM__ENDPOINT`.
 pub const ENV_PREFIX: &str = "SCF_BRIDGE";
@@ -16,8 +19,6 @@ pub const ENV_PREFIX: &str = "SCF_BRIDGE";
 pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
 pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
 pub const ENV_SESSION_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
-
-pub use crate::types::Secret;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +38,8 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct AdminSettings {
     /// Never the data port; `""` turns it off.
-    pub listen: String,
+    #[serde(with = "listen_addr")]
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -104,10 +106,12 @@ pub struct AuthSettings {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
-    /// Plain-HTTP legacy listener; empty to serve TLS only.
-    pub listen: String,
+    /// Plain-HTTP legacy listener; `""` to serve TLS only.
+    #[serde(with = "listen_addr")]
+    pub listen: Option<SocketAddr>,
     /// TLS legacy listener (the legacy SDKs speak HTTPS only).
-    pub tls_listen: Option<String>,
+    #[serde(default, with = "listen_addr")]
+    pub tls_listen: Option<SocketAddr>,
     /// PEM certificate chain and private key for `tls_listen`.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -161,7 +165,7 @@ pub struct UpstreamSettings {
     /// `forward` (default) or `dry-run`.
     pub mode: UpstreamMode,
     /// `embedded`, or `http(s)://host[:port]`, optionally with `{region}`.
-    pub endpoint: String,
+    pub endpoint: Endpoint,
     /// 3.0 region used when a legacy request carries no `Region`.
     pub region: String,
     /// Whole-exchange deadline; above SCF's 300 s synchronous limit.
@@ -174,6 +178,11 @@ pub struct UpstreamSettings {
     pub connect_retries: u32,
     /// Extra PEM trust roots for the upstream, beside the built-in webpki roots.
     pub ca_file: Option<PathBuf>,
+    /// How long `CreateFunction`/`UpdateFunction` wait for the function to
+    /// leave `Creating`/`Updating` before answering.
+    pub function_ready_timeout_ms: u64,
+    /// How often they read the function's state while waiting.
+    pub function_ready_poll_ms: u64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -182,6 +191,45 @@ pub struct CredentialSettings {
     pub secret_id: Option<String>,
     pub secret_key: Option<Secret>,
     pub token: Option<Secret>,
+}
+
+impl ServerSettings {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+    /// `None` when 0: idle connections are left to the client to close.
+    pub fn keepalive_idle_timeout(&self) -> Option<Duration> {
+        (self.keepalive_idle_timeout_ms > 0)
+            .then(|| Duration::from_millis(self.keepalive_idle_timeout_ms))
+    }
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
+    }
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_secs(self.drain_delay_secs)
+    }
+    pub fn shutdown_deadline(&self) -> Duration {
+        Duration::from_secs(self.shutdown_deadline_secs)
+    }
+}
+
+impl UpstreamSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+    pub fn pool_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.pool_idle_timeout_secs)
+    }
+}
+
+impl AuthSettings {
+    /// How often key and certificate files are checked (at least 100 ms).
+    pub fn reload_interval(&self) -> Duration {
+        Duration::from_millis(self.reload_interval_ms.max(100))
+    }
 }
 
 impl CredentialSettings {
@@ -193,6 +241,16 @@ impl CredentialSettings {
 /// Largest request target the HTTP parser (hyper) reads; longer ones get
 /// the legacy answer from the connection layer.
 pub const MAX_URI_BYTES: usize = 65534;
+/// One `[[auth.clients]]` entry.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    pub secret_id: String,
+    pub secret_key: Option<Secret>,
+    pub secret_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub upstream: UpstreamIdentity,
+}
 
 /// The built-in defaults, as TOML: the quick start runs with nothing else.
 pub const DEFAULTS: &str = r#"
@@ -224,6 +282,8 @@ connect_timeout_ms = 3000
 pool_idle_timeout_secs = 30
 pool_max_idle_per_host = 64
 connect_retries = 2
+function_ready_timeout_ms = 90000
+function_ready_poll_ms = 1000
 
 [auth]
 allow_unauthenticated = false
@@ -327,7 +387,7 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let listeners = self.listeners()?;
+        let listeners = self.listeners();
         if listeners.is_empty() {
             return Err(invalid(
                 "server.listen",
@@ -363,11 +423,10 @@ impl Settings {
                  set auth.allow_unauthenticated = true to override",
             ));
         }
-        let admin = parse_addr("admin.listen", &self.admin.listen)?;
-        let named: Vec<(&str, SocketAddr)> = [
-            ("server.listen", self.listen_addr()?),
-            ("server.tls_listen", self.tls_listen_addr()?),
-            ("admin.listen", admin),
+        let named: Vec<(&'static str, SocketAddr)> = [
+            ("server.listen", self.server.listen),
+            ("server.tls_listen", self.server.tls_listen),
+            ("admin.listen", self.admin.listen),
         ]
         .into_iter()
         .filter_map(|(k, a)| a.map(|a| (k, a)))
@@ -377,10 +436,10 @@ impl Settings {
                 let overlap =
                     a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified();
                 if a.port() != 0 && a.port() == b.port() && overlap {
-                    return Err(ConfigError::Invalid {
-                        key: key_b,
-                        problem: format!("{b} is the same port as {key_a} ({a})"),
-                    });
+                    return Err(invalid(
+                        key_b,
+                        format!("{b} is the same port as {key_a} ({a})"),
+                    ));
                 }
             }
         }
@@ -459,7 +518,6 @@ impl Settings {
                  (add [[auth.clients]] or auth.clients_dir)",
             ));
         }
-        Endpoint::parse(&self.upstream.endpoint)?;
         // The rule a request's `Region` follows: a legacy short code or a
         // region name.
         crate::legacy::region::resolve_region(&self.upstream.region)
@@ -470,6 +528,12 @@ impl Settings {
         if self.upstream.connect_timeout_ms == 0 {
             return Err(invalid(
                 "upstream.connect_timeout_ms",
+                "must be greater than 0",
+            ));
+        }
+        if self.upstream.function_ready_poll_ms == 0 {
+            return Err(invalid(
+                "upstream.function_ready_poll_ms",
                 "must be greater than 0",
             ));
         }
@@ -501,28 +565,13 @@ impl Settings {
         Ok(())
     }
 
-    /// The plain listener's address, if any.
-    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        parse_addr("server.listen", &self.server.listen)
-    }
-
-    pub fn admin_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        parse_addr("admin.listen", &self.admin.listen)
-    }
-
-    pub fn tls_listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        match &self.server.tls_listen {
-            Some(a) => parse_addr("server.tls_listen", a),
-            None => Ok(None),
-        }
-    }
-
-    fn listeners(&self) -> Result<Vec<SocketAddr>, ConfigError> {
-        Ok(self
-            .listen_addr()?
+    /// The legacy listeners' addresses (plain, then TLS).
+    fn listeners(&self) -> Vec<SocketAddr> {
+        self.server
+            .listen
             .into_iter()
-            .chain(self.tls_listen_addr()?)
-            .collect())
+            .chain(self.server.tls_listen)
+            .collect()
     }
 
     /// The effective mode: explicit, or `none` on loopback-only listeners
@@ -530,10 +579,9 @@ impl Settings {
     /// explicit `none` off loopback; it never chooses it.
     pub fn auth_mode(&self) -> AuthMode {
         self.auth.mode.unwrap_or_else(|| {
-            let loopback_only = self
-                .listeners()
-                .map(|l| l.iter().all(|a| is_loopback(a.ip())))
-                .unwrap_or(false);
+            let listeners = self.listeners();
+            let loopback_only =
+                !listeners.is_empty() && listeners.iter().all(|a| is_loopback(a.ip()));
             if loopback_only {
                 AuthMode::None
             } else {
@@ -547,16 +595,6 @@ impl Settings {
         crate::legacy::region::resolve_region(&self.upstream.region)
             .map(std::borrow::Cow::into_owned)
             .unwrap_or_else(|_| self.upstream.region.clone())
-    }
-
-    pub fn replay_capacity(&self) -> usize {
-        self.auth.replay_capacity.unwrap_or_else(|| {
-            crate::auth::ReplayMemory::capacity_for(10_000, self.auth.max_skew_secs)
-        })
-    }
-
-    pub fn endpoint(&self) -> Endpoint {
-        Endpoint::parse(&self.upstream.endpoint).expect("validated at load")
     }
 
     /// The effective configuration as TOML, secrets redacted.
@@ -678,16 +716,28 @@ pub fn is_loopback(ip: std::net::IpAddr) -> bool {
     }
 }
 
-fn parse_addr(key: &'static str, value: &str) -> Result<Option<SocketAddr>, ConfigError> {
-    if value.is_empty() {
-        return Ok(None);
+/// A listener address in the file: `host:port`, or `""` for none.
+mod listen_addr {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("`{text}` is not an address such as 127.0.0.1:8080"))
+        })
     }
-    value.parse().map(Some).map_err(|_| {
-        invalid(
-            key,
-            format!("`{value}` is not an address such as 127.0.0.1:8080"),
-        )
-    })
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(a) => s.collect_str(a),
+            None => s.serialize_str(""),
+        }
+    }
 }
 
 /// A 3.0 region name: lowercase letters, digits and dashes, with a dash.
@@ -709,6 +759,35 @@ pub enum Endpoint {
 }
 
 pub const REGION_PLACEHOLDER: &str = "{region}";
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Embedded => f.write_str("embedded"),
+            Endpoint::Url {
+                https: true,
+                authority,
+            } => write!(f, "https://{authority}"),
+            Endpoint::Url {
+                https: false,
+                authority,
+            } => write!(f, "http://{authority}"),
+        }
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Endpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Endpoint::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Endpoint {
     pub fn parse(value: &str) -> Result<Endpoint, ConfigError> {
@@ -761,8 +840,8 @@ mod tests {
     #[test]
     fn defaults_run_with_nothing_configured() {
         let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
-        assert_eq!(s.server.listen, "127.0.0.1:8080");
-        assert_eq!(s.endpoint(), Endpoint::Embedded);
+        assert_eq!(s.server.listen, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(s.upstream.endpoint, Endpoint::Embedded);
         assert_eq!(s.upstream.region, "ap-guangzhou");
         assert!(
             s.upstream.timeout_secs > 300,
@@ -819,9 +898,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.upstream.timeout_secs, 400);
-        assert_eq!(s.server.listen, "127.0.0.1:9000");
+        assert_eq!(s.server.listen, Some("127.0.0.1:9000".parse().unwrap()));
         assert_eq!(
-            s.endpoint(),
+            s.upstream.endpoint,
             Endpoint::Url {
                 https: true,
                 authority: "scf.{region}.tencentcloudapi.com".into()
@@ -861,8 +940,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.upstream.region, "ap-beijing");
-        assert_eq!(s.upstream.endpoint, "http://127.0.0.1:9");
-        assert_eq!(s.server.listen, "127.0.0.1:8080");
+        assert_eq!(s.upstream.endpoint.to_string(), "http://127.0.0.1:9");
+        assert_eq!(s.server.listen, Some("127.0.0.1:8080".parse().unwrap()));
     }
 
     #[test]
@@ -891,6 +970,12 @@ mod tests {
             ),
             ("SCF_BRIDGE__SERVER__LISTEN", "nowhere", "server.listen"),
             (
+                "SCF_BRIDGE__SERVER__TLS_LISTEN",
+                "nowhere",
+                "server.tls_listen",
+            ),
+            ("SCF_BRIDGE__ADMIN__LISTEN", "nowhere", "admin.listen"),
+            (
                 "SCF_BRIDGE__SERVER__HEADER_READ_TIMEOUT_MS",
                 "0",
                 "server.header_read_timeout_ms",
@@ -899,6 +984,11 @@ mod tests {
                 "SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS",
                 "0",
                 "upstream.timeout_secs",
+            ),
+            (
+                "SCF_BRIDGE__UPSTREAM__FUNCTION_READY_POLL_MS",
+                "0",
+                "upstream.function_ready_poll_ms",
             ),
             (
                 "TENCENTCLOUD_SECRET_ID",
@@ -911,6 +1001,36 @@ mod tests {
             assert!(line.contains(needle), "{key}={value}: {line}");
             assert!(!line.contains('\n'), "one line: {line}");
         }
+    }
+
+    #[test]
+    fn addresses_and_the_endpoint_are_typed_at_load_and_render_back() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__ADMIN__LISTEN", ""),
+                (
+                    "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+                    "https://scf.{region}.example.com/",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.admin.listen, None);
+        assert_eq!(s.server.tls_listen, None);
+        let toml = s.to_redacted_toml();
+        assert!(
+            toml.contains("endpoint = \"https://scf.{region}.example.com\""),
+            "{toml}"
+        );
+        assert!(toml.contains("listen = \"127.0.0.1:8080\""), "{toml}");
+        assert_eq!(s.server.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(
+            s.server.keepalive_idle_timeout(),
+            Some(Duration::from_secs(75))
+        );
+        assert_eq!(s.upstream.timeout(), Duration::from_secs(330));
+        assert_eq!(s.auth.reload_interval(), Duration::from_secs(2));
     }
 
     #[test]

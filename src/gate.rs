@@ -213,7 +213,6 @@ pub fn request_error(e: RequestError) -> BridgeError {
         RequestError::MissingAction | RequestError::MissingParameter(_) => {
             ErrorKind::MissingParameter
         }
-        RequestError::UnsupportedAction(_) => ErrorKind::InvalidAction,
         RequestError::InvalidValue { .. } => ErrorKind::InvalidParameterValue,
     };
     BridgeError::new(kind, e.to_string())

@@ -1,6 +1,6 @@
 //! The legacy-facing HTTP listener: accepts connections, routes
 //! `/v2/index.php`, reads GET queries and form bodies within limits, hands
-//! them to the pipeline, and writes exactly one answer per request — a panic
+//! them to the walk, and writes exactly one answer per request — a panic
 //! included. Stops accepting on shutdown and lets connections drain.
 
 use std::convert::Infallible;
@@ -215,7 +215,7 @@ fn hyper_max_headers(bridge_max: usize) -> usize {
     bridge_max.saturating_add(100)
 }
 
-/// Route, read, run the pipeline, answer — exactly once per request.
+/// Route, read, run the walk, answer — exactly once per request.
 pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let method = req.method().clone();

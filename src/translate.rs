@@ -1,145 +1,11 @@
-//! The translation between the two dialects, pure: a legacy
-//! `InvokeFunction` becomes a 3.0 `Invoke` body, and a 3.0 answer becomes a
-//! legacy answer, through the one 3.0 → legacy error-code table.
-//! The only module that knows both `legacy` and `scf3`.
+//! What every action shares between the two dialects, pure: the one
+//! 3.0 → legacy error-code table ([`legacy_code_for`]) and the value
+//! conversions the reference names (`LATEST` ↔ `$LATEST`, times, key case).
+//! Each action's own field mapping lives in its module under `actions/`.
 
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
-use crate::legacy::answer::{codes, LegacyAnswer};
-use crate::legacy::request::{InvokeFunction, InvokeType, LogType};
-use crate::scf3::invoke::{self, InvokeRequest, InvokeResult, Outcome};
-
-/// The 3.0 `Invoke` body for a legacy `InvokeFunction`: only what the caller
-/// sent (SCF's defaults equal the legacy ones). `param` is passed on
-/// verbatim as `ClientContext`; `version` becomes `Qualifier`. Nothing else
-/// of the legacy request reaches the body.
-pub fn to_invoke(f: &InvokeFunction) -> InvokeRequest<'_> {
-    InvokeRequest {
-        function_name: &f.function_name,
-        invocation_type: f.invoke_type_given.then(|| invocation_type(f.invoke_type)),
-        qualifier: f.version.as_deref(),
-        client_context: f.param.as_deref(),
-        log_type: f.log_type_given.then_some(match f.log_type {
-            LogType::None => invoke::LogType::None,
-            LogType::Tail => invoke::LogType::Tail,
-        }),
-        namespace: f.namespace.as_deref(),
-    }
-}
-
-/// The compact JSON bytes of [`to_invoke`], written into a buffer sized up
-/// front: `param` dominates a large body, and growing the buffer by
-/// doubling would copy it several times and hold two copies at the peak.
-/// The headroom covers escaping (`"` → `\"`) of one byte in eight.
-pub fn invoke_body(f: &InvokeFunction) -> Vec<u8> {
-    let text = |s: &Option<String>| s.as_deref().map_or(0, str::len);
-    let param = text(&f.param);
-    let estimate =
-        160 + f.function_name.len() + text(&f.namespace) + text(&f.version) + param + param / 8;
-    let mut out = Vec::with_capacity(estimate);
-    serde_json::to_writer(&mut out, &to_invoke(f))
-        .expect("an Invoke body always serializes: it has only strings and enums");
-    out
-}
-
-pub fn invocation_type(t: InvokeType) -> invoke::InvocationType {
-    match t {
-        InvokeType::RequestResponse => invoke::InvocationType::RequestResponse,
-        InvokeType::Event => invoke::InvocationType::Event,
-    }
-}
-
-/// A legacy answer made from a 3.0 answer, with what the log line needs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Translated {
-    pub answer: LegacyAnswer,
-    /// The 3.0 `RequestId`, sent back as `X-Request-Id`.
-    pub request_id: Option<String>,
-    /// The function's execution id (`FunctionRequestId`).
-    pub function_request_id: Option<String>,
-    /// The 3.0 error code, when SCF answered with an error.
-    pub scf_error: Option<String>,
-}
-
-/// Map a parsed 3.0 answer to the legacy answer.
-///
-/// A function that failed (non-empty `ErrMsg`) is still `code` 0 with
-/// `errMsg` filled, as the legacy service answered.
-pub fn from_outcome(outcome: Outcome, invoke_type: InvokeType) -> Translated {
-    match outcome {
-        Outcome::Result { result, request_id } => {
-            let function_request_id = result.function_request_id.clone();
-            let data = match invoke_type {
-                InvokeType::RequestResponse => sync_data(result),
-                InvokeType::Event => async_data(result),
-            };
-            Translated {
-                answer: LegacyAnswer::success(data),
-                request_id,
-                function_request_id,
-                scf_error: None,
-            }
-        }
-        Outcome::Error {
-            code,
-            message,
-            request_id,
-        } => Translated {
-            answer: LegacyAnswer::error(
-                legacy_code_for(&code),
-                code.clone(),
-                format!("({code}) {message}"),
-            ),
-            request_id,
-            function_request_id: None,
-            scf_error: Some(code),
-        },
-    }
-}
-
-/// Legacy sync `data`: 3.0 `Result` with lower-camel keys and
-/// `FunctionRequestId` renamed to `requestId`; numbers keep their JSON type.
-/// A field SCF left out is given its type's zero value, so the legacy shape
-/// is always complete.
-fn sync_data(r: InvokeResult) -> Value {
-    let mut m = Map::with_capacity(8);
-    m.insert(
-        "requestId".into(),
-        Value::String(r.function_request_id.unwrap_or_default()),
-    );
-    m.insert("duration".into(), number_or(r.duration, zero_float()));
-    m.insert("billDuration".into(), number_or(r.bill_duration, 0.into()));
-    m.insert("memUsage".into(), number_or(r.mem_usage, 0.into()));
-    m.insert("log".into(), Value::String(r.log.unwrap_or_default()));
-    m.insert(
-        "retMsg".into(),
-        Value::String(r.ret_msg.unwrap_or_default()),
-    );
-    m.insert(
-        "errMsg".into(),
-        Value::String(r.err_msg.unwrap_or_default()),
-    );
-    m.insert("invokeResult".into(), number_or(r.invoke_result, 0.into()));
-    Value::Object(m)
-}
-
-/// Legacy async `data`: just the execution id.
-fn async_data(r: InvokeResult) -> Value {
-    let mut m = Map::with_capacity(1);
-    m.insert(
-        "requestId".into(),
-        Value::String(r.function_request_id.unwrap_or_default()),
-    );
-    Value::Object(m)
-}
-
-fn number_or(n: Option<Number>, default: Number) -> Value {
-    Value::Number(n.unwrap_or(default))
-}
-
-fn zero_float() -> Number {
-    Number::from_f64(0.0).expect("0.0 is finite")
-}
+use crate::legacy::answer::codes;
 
 /// Legacy `version` → 3.0 `Qualifier`: the legacy `LATEST` is 3.0's
 /// `$LATEST`; numbered versions and `$…` names pass as sent
@@ -217,6 +83,23 @@ pub fn legacy_code_for(code: &str) -> i64 {
             codes::UNSUPPORTED_VERSION
         }
         "ResponseSizeLimitExceeded" => codes::INTERNAL_ERROR,
+        // The name is taken: a bad value, as the legacy service answered.
+        "ResourceInUse.Function"
+        | "ResourceInUse.FunctionName"
+        | "ResourceInUse.Trigger"
+        | "ResourceInUse.TriggerName"
+        | "ResourceInUse.Cos"
+        | "ResourceInUse.Cmq"
+        | "UnsupportedOperation.Cos"
+        | "UnsupportedOperation.Trigger" => codes::INVALID_PARAMETER,
+        "FailedOperation.InsufficientResources" => codes::PURCHASE_FAILED,
+        "FailedOperation.AccountInsufficient" => codes::INSUFFICIENT_BALANCE,
+        "FailedOperation.AuthFailure" => codes::AUTH_FAILURE,
+        // Function busy (retry once it is Active) or logging not set up.
+        "UnsupportedOperation.UpdateFunctionCode"
+        | "InvalidParameter.Cls"
+        | "InvalidParameter.RoleCheck"
+        | "ResourceNotFound.RoleCheck" => codes::OPERATION_FAILED,
         _ if family("UnauthorizedOperation") => codes::NO_RESOURCE_AUTH,
         _ if family("AuthFailure") => codes::AUTH_FAILURE,
         _ if family("InvalidParameter")
@@ -246,163 +129,6 @@ pub fn legacy_code_for(code: &str) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn invoke(name: &str) -> InvokeFunction {
-        InvokeFunction {
-            function_name: name.into(),
-            invoke_type: InvokeType::RequestResponse,
-            param: None,
-            log_type: LogType::None,
-            namespace: None,
-            version: None,
-            invoke_type_given: false,
-            log_type_given: false,
-        }
-    }
-
-    #[test]
-    fn request_maps_every_legacy_field_to_its_invoke_field() {
-        let f = InvokeFunction {
-            function_name: "hello".into(),
-            invoke_type: InvokeType::Event,
-            param: Some(r#"{"a": 1, "s": "x y"}"#.into()),
-            log_type: LogType::Tail,
-            namespace: Some("prod".into()),
-            version: Some("3".into()),
-            invoke_type_given: true,
-            log_type_given: true,
-        };
-        let body: Value = serde_json::to_value(to_invoke(&f)).unwrap();
-        assert_eq!(
-            body,
-            serde_json::json!({
-                "FunctionName": "hello",
-                "InvocationType": "Event",
-                "Qualifier": "3",
-                "ClientContext": "{\"a\": 1, \"s\": \"x y\"}",
-                "LogType": "Tail",
-                "Namespace": "prod",
-            })
-        );
-    }
-
-    #[test]
-    fn invoke_body_is_exactly_the_serialized_request() {
-        let mut f = invoke("f");
-        for param in [
-            None,
-            Some(String::new()),
-            Some(r#"{"q":"\"x\"","t":"\t\n"}"#.repeat(50)),
-        ] {
-            f.param = param;
-            f.namespace = Some("ns".into());
-            assert_eq!(invoke_body(&f), to_invoke(&f).to_json());
-        }
-    }
-
-    #[test]
-    fn request_leaves_out_what_the_caller_did_not_send() {
-        let body: Value = serde_json::to_value(to_invoke(&invoke("f"))).unwrap();
-        let keys: Vec<&str> = body
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(|k| k.as_str())
-            .collect();
-        assert_eq!(keys, ["FunctionName"]);
-    }
-
-    fn result_from(json: &str) -> InvokeResult {
-        serde_json::from_str(json).unwrap()
-    }
-
-    #[test]
-    fn sync_result_keeps_legacy_keys_order_and_number_types() {
-        let r = result_from(
-            r#"{"MemUsage":3207168,"Log":"l","RetMsg":"hello from scf","BillDuration":100,
-            "FunctionRequestId":"6add56fa","Duration":0.826,"ErrMsg":"","InvokeResult":0}"#,
-        );
-        let t = from_outcome(
-            Outcome::Result {
-                result: r,
-                request_id: Some("c2af8a64".into()),
-            },
-            InvokeType::RequestResponse,
-        );
-        let bytes = t.answer.to_json();
-        assert_eq!(
-            std::str::from_utf8(&bytes).unwrap(),
-            r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"6add56fa","duration":0.826,"billDuration":100,"memUsage":3207168,"log":"l","retMsg":"hello from scf","errMsg":"","invokeResult":0}}"#
-        );
-        assert_eq!(t.request_id.as_deref(), Some("c2af8a64"));
-        assert_eq!(t.function_request_id.as_deref(), Some("6add56fa"));
-    }
-
-    #[test]
-    fn integral_duration_stays_as_sent_and_missing_fields_get_zero_values() {
-        let r = result_from(r#"{"FunctionRequestId":"x","Duration":2}"#);
-        let t = from_outcome(
-            Outcome::Result {
-                result: r,
-                request_id: None,
-            },
-            InvokeType::RequestResponse,
-        );
-        let data = t.answer.data.unwrap();
-        assert_eq!(data["duration"], serde_json::json!(2));
-        assert_eq!(data["memUsage"], serde_json::json!(0));
-        assert_eq!(data["log"], "");
-    }
-
-    #[test]
-    fn function_error_is_still_code_zero_with_err_msg() {
-        let r = result_from(r#"{"FunctionRequestId":"x","ErrMsg":"boom","InvokeResult":-1}"#);
-        let t = from_outcome(
-            Outcome::Result {
-                result: r,
-                request_id: None,
-            },
-            InvokeType::RequestResponse,
-        );
-        assert_eq!(t.answer.code, 0);
-        assert_eq!(t.answer.data.unwrap()["errMsg"], "boom");
-    }
-
-    #[test]
-    fn async_result_is_only_the_request_id() {
-        let r = result_from(r#"{"FunctionRequestId":"abc"}"#);
-        let t = from_outcome(
-            Outcome::Result {
-                result: r,
-                request_id: None,
-            },
-            InvokeType::Event,
-        );
-        assert_eq!(
-            t.answer.data.unwrap(),
-            serde_json::json!({"requestId": "abc"})
-        );
-    }
-
-    #[test]
-    fn scf_error_becomes_legacy_error_with_code_desc_and_message() {
-        let t = from_outcome(
-            Outcome::Error {
-                code: "ResourceNotFound.Function".into(),
-                message: "function not found".into(),
-                request_id: Some("r1".into()),
-            },
-            InvokeType::RequestResponse,
-        );
-        assert_eq!(t.answer.code, 5000);
-        assert_eq!(t.answer.code_desc, "ResourceNotFound.Function");
-        assert_eq!(
-            t.answer.message,
-            "(ResourceNotFound.Function) function not found"
-        );
-        assert_eq!(t.answer.data, None);
-        assert_eq!(t.scf_error.as_deref(), Some("ResourceNotFound.Function"));
-    }
 
     #[test]
     fn latest_is_dollar_latest_in_3_0_and_back() {
@@ -487,6 +213,31 @@ mod tests {
             ("InternalError", 6000),
             ("InternalError.System", 6000),
             ("ResponseSizeLimitExceeded", 6000),
+            // Action-specific rows (docs/protocol.md, per action).
+            ("ResourceInUse.Function", 4000),
+            ("ResourceInUse.FunctionName", 4000),
+            ("ResourceInUse.Trigger", 4000),
+            ("ResourceInUse.TriggerName", 4000),
+            ("ResourceInUse.Cos", 4000),
+            ("ResourceInUse.Cmq", 4000),
+            ("UnsupportedOperation.Cos", 4000),
+            ("UnsupportedOperation.Trigger", 4000),
+            ("FailedOperation.InsufficientResources", 5200),
+            ("FailedOperation.AccountInsufficient", 5300),
+            ("FailedOperation.AuthFailure", 4100),
+            ("UnsupportedOperation.UpdateFunctionCode", 5100),
+            ("InvalidParameter.Cls", 5100),
+            ("InvalidParameter.RoleCheck", 5100),
+            ("ResourceNotFound.RoleCheck", 5100),
+            ("FailedOperation.TopicNotExist", 5100),
+            ("FailedOperation.CreateTrigger", 5100),
+            ("FailedOperation.FunctionStatusError", 5100),
+            ("LimitExceeded.Function", 4400),
+            ("InvalidParameterValue.ZipFile", 4000),
+            ("ResourceNotFound.Trigger", 5000),
+            ("UnauthorizedOperation.CreateTrigger", 4102),
+            ("InternalError.ES", 6000),
+            ("UnsupportedOperation.NotSupportRegion", 6100),
             ("SomethingNew", 6000),
             ("", 6000),
             // A prefix is a family only up to a dot.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::actions::{Action, BoxFuture, Failure, LegacyParams, Scf3Client};
+use crate::actions::{Action, ActionSettings, BoxFuture, Failure, LegacyParams, Scf3Client};
 use crate::auth::{Signer, Verifier};
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
@@ -89,6 +89,8 @@ pub struct Bridge {
     pub clock: Clock,
     /// Bounds on the work done before the signature is checked.
     pub gate: GateLimits,
+    /// What actions read (their waits).
+    pub actions: ActionSettings,
 }
 
 /// A registered action's walk from [`Admitted`] to its [`Reply`].
@@ -193,6 +195,7 @@ pub(crate) fn run_action<'a, A: Action>(
             &bridge.clock,
             sent,
             bridge.mode == UpstreamMode::DryRun,
+            &bridge.actions,
         );
         let result = A::run(request, &mut scf).await;
         let notes = scf.into_notes();

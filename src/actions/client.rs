@@ -39,6 +39,28 @@ impl From<BridgeError> for Failure {
     }
 }
 
+/// Settings an action reads (through [`Scf3Client::settings`]): the
+/// waits of multi-call actions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionSettings {
+    /// How long an action waits for a function to become `Active` after
+    /// creating or updating it.
+    pub wait_limit: Duration,
+    /// How often it asks meanwhile.
+    pub wait_interval: Duration,
+}
+
+impl Default for ActionSettings {
+    /// 90 s, asking every second: what Tencent's own 3.0 deploy tool does
+    /// (docs/protocol.md, "SCF 3.0 envelope").
+    fn default() -> Self {
+        ActionSettings {
+            wait_limit: Duration::from_secs(90),
+            wait_interval: Duration::from_secs(1),
+        }
+    }
+}
+
 /// How a [`Scf3Client::poll`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Polled<T, A> {
@@ -72,6 +94,7 @@ pub struct Scf3Client<'a> {
     clock: &'a Clock,
     sent: &'a AtomicBool,
     dry_run: bool,
+    settings: &'a ActionSettings,
     notes: CallNotes,
 }
 
@@ -85,6 +108,7 @@ impl<'a> Scf3Client<'a> {
         clock: &'a Clock,
         sent: &'a AtomicBool,
         dry_run: bool,
+        settings: &'a ActionSettings,
     ) -> Self {
         Scf3Client {
             transport,
@@ -94,8 +118,14 @@ impl<'a> Scf3Client<'a> {
             clock,
             sent,
             dry_run,
+            settings,
             notes: CallNotes::default(),
         }
+    }
+
+    /// The settings actions read.
+    pub fn settings(&self) -> &ActionSettings {
+        self.settings
     }
 
     /// The 3.0 region the calls go to.
@@ -326,6 +356,7 @@ mod tests {
         keys: KeyPair,
         clock: Clock,
         sent: AtomicBool,
+        settings: ActionSettings,
     }
 
     impl Fixture {
@@ -339,6 +370,7 @@ mod tests {
                 },
                 clock: Arc::new(|| 1_700_000_000),
                 sent: AtomicBool::new(false),
+                settings: ActionSettings::default(),
             }
         }
 
@@ -352,6 +384,7 @@ mod tests {
                 &self.clock,
                 &self.sent,
                 false,
+                &self.settings,
             )
         }
     }

@@ -19,7 +19,7 @@ pub mod params;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use client::{Failure, Polled, Scf3Client};
+pub use client::{ActionSettings, Failure, Polled, Scf3Client};
 pub use params::LegacyParams;
 
 use crate::error::BridgeError;
@@ -121,6 +121,11 @@ registry! {
     get_function::GetFunction,
     delete_function::DeleteFunction,
     get_account_settings::GetAccountSettings,
+    create_function::CreateFunction,
+    update_function::UpdateFunction,
+    get_function_logs::GetFunctionLogs,
+    set_trigger::SetTrigger,
+    delete_trigger::DeleteTrigger,
 }
 
 /// The registered action called `name` (exact, case-sensitive).

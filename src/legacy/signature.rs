@@ -1,4 +1,4 @@
-//! The legacy v1 signature (legacy-v2.md §2.1–2.5): the string to sign,
+//! The legacy v1 signature (docs/protocol.md, "Signature (v1)"): the string to sign,
 //! `base64(HMAC-SHA1|HMAC-SHA256)` over it, and constant-time verification.
 //! The clock (Timestamp/Nonce freshness) is not this module's concern.
 
@@ -33,7 +33,7 @@ pub enum SignatureMethod {
 impl SignatureMethod {
     /// From the `SignatureMethod` parameter: exactly `HmacSHA256` selects
     /// SHA-256; anything else, absent included, is SHA-1 ("若用户填写的字段值
-    /// 错误，则也默认使用HmacSHA1", legacy-v2.md §1).
+    /// 错误，则也默认使用HmacSHA1", docs/protocol.md).
     pub fn from_param(value: Option<&str>) -> Self {
         match value {
             Some("HmacSHA256") => SignatureMethod::HmacSha256,
@@ -74,7 +74,7 @@ impl SignatureMethod {
 ///
 /// This is the official Python SDK's behaviour. Clients that deviate (the
 /// Node SDK replaces only the first `_`, the PHP SDK none in a leading
-/// position; legacy-v2.md §2.3) only differ for keys containing `_`, which
+/// position; docs/protocol.md) only differ for keys containing `_`, which
 /// `InvokeFunction` does not have.
 ///
 /// The bridge itself never builds this string: [`ToSign`] feeds the same

@@ -28,6 +28,15 @@ pub fn env(pairs: &[(&str, &str)]) -> EnvMap {
     m
 }
 
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A bridge configured only by these environment variables.
 pub async fn start_bridge(pairs: &[(&str, &str)]) -> SocketAddr {
     let settings = Settings::load_with_env(None, env(pairs)).expect("settings");
@@ -77,15 +86,6 @@ pub async fn get(addr: SocketAddr, path_and_query: &str) -> Answer {
         .body(Full::new(Bytes::new()))
         .unwrap();
     send(addr, req).await
-}
-
-/// A loopback port free at the time of asking.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// GET on a fresh connection; `None` while nothing answers (readiness polls).
