@@ -15,10 +15,11 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
 use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
-use crate::config::{Endpoint, Settings};
+use crate::config::{Endpoint, ServerRuntime, Settings};
 use crate::credentials::{KeyPair, Swappable};
 use crate::emulator::{self, EmulatorConfig};
 use crate::pipeline::{system_clock, Bridge, Clock};
+use crate::server::runtime::{self, WorkerSockets};
 use crate::server::{self, Frontend, Limits};
 use crate::tls::{self, CertFiles, TlsConfigCell};
 use crate::upstream::Upstream;
@@ -33,6 +34,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot start the serving threads: {0}")]
+    Workers(std::io::Error),
     #[error("cannot start the embedded SCF emulator: {0}")]
     Emulator(std::io::Error),
     #[error("invalid configuration: auth.clients: {0}")]
@@ -156,12 +159,8 @@ pub async fn start_with(
         }
     };
 
-    let plain = match settings.listen_addr()? {
-        Some(addr) => Some(bind(addr).await?),
-        None => None,
-    };
-    let tls = match settings.tls_listen_addr()? {
-        Some(addr) => {
+    let tls_cell = match settings.tls_listen_addr()? {
+        Some(_) => {
             let files = CertFiles {
                 cert: settings.server.tls_cert.clone().expect("validated"),
                 key: settings.server.tls_key.clone().expect("validated"),
@@ -169,9 +168,32 @@ pub async fn start_with(
             let (config, bytes) = tls::load(&files).map_err(StartError::Tls)?;
             let cell: TlsConfigCell = Arc::new(Swappable::new(Arc::new(config)));
             tokio::spawn(tls::watch(files, cell.clone(), bytes, reload_every));
-            Some((bind(addr).await?, cell))
+            Some(cell)
         }
         None => None,
+    };
+    let listeners = match settings.server.runtime {
+        ServerRuntime::MultiThread => {
+            let plain = match settings.listen_addr()? {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            };
+            let tls = match settings.tls_listen_addr()? {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            };
+            Listeners::Shared { plain, tls }
+        }
+        ServerRuntime::ThreadPerCore => {
+            let workers = settings.worker_threads();
+            let sockets = WorkerSockets::bind(
+                workers,
+                settings.listen_addr()?,
+                settings.tls_listen_addr()?,
+            )
+            .map_err(|(addr, source)| StartError::Listen { addr, source })?;
+            Listeners::PerWorker { workers, sockets }
+        }
     };
     let admin_listener = match settings.admin_addr()? {
         Some(addr) => Some(bind(addr).await?),
@@ -198,35 +220,56 @@ pub async fn start_with(
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
+    let stopped = {
+        let stop_rx = stop_rx.clone();
+        move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
         }
     };
     // Connections get the deadline plus a moment to write their answers.
     let drain =
         Duration::from_secs(settings.server.shutdown_deadline_secs) + Duration::from_secs(2);
     let mut servers = Vec::new();
-    let addr = plain.as_ref().and_then(|l| l.local_addr().ok());
-    let tls_addr = tls.as_ref().and_then(|(l, _)| l.local_addr().ok());
-    if let Some(listener) = plain {
-        servers.push(tokio::spawn(server::serve(
-            listener,
-            None,
-            frontend.clone(),
-            stopped(),
-            drain,
-        )));
-    }
-    if let Some((listener, cell)) = tls {
-        servers.push(tokio::spawn(server::serve(
-            listener,
-            Some(cell),
-            frontend.clone(),
-            stopped(),
-            drain,
-        )));
+    let (addr, tls_addr);
+    match listeners {
+        Listeners::Shared { plain, tls } => {
+            addr = plain.as_ref().and_then(|l| l.local_addr().ok());
+            tls_addr = tls.as_ref().and_then(|l| l.local_addr().ok());
+            if let Some(listener) = plain {
+                servers.push(tokio::spawn(server::serve(
+                    listener,
+                    None,
+                    frontend.clone(),
+                    stopped(),
+                    drain,
+                )));
+            }
+            if let Some(listener) = tls {
+                servers.push(tokio::spawn(server::serve(
+                    listener,
+                    tls_cell.clone(),
+                    frontend.clone(),
+                    stopped(),
+                    drain,
+                )));
+            }
+        }
+        Listeners::PerWorker { workers, sockets } => {
+            addr = sockets.plain_addr();
+            tls_addr = sockets.tls_addr();
+            servers = runtime::spawn(
+                workers,
+                sockets,
+                tls_cell.clone(),
+                frontend.clone(),
+                stop_rx.clone(),
+                drain,
+            )
+            .map_err(StartError::Workers)?;
+        }
     }
     let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(listener) = admin_listener {
@@ -294,6 +337,20 @@ pub async fn start_with(
         reloader,
         task,
     })
+}
+
+/// The legacy listeners, per serving model.
+enum Listeners {
+    /// One socket per address, one accept loop each on the caller's runtime.
+    Shared {
+        plain: Option<TcpListener>,
+        tls: Option<TcpListener>,
+    },
+    /// One socket per address and worker thread.
+    PerWorker {
+        workers: usize,
+        sockets: WorkerSockets,
+    },
 }
 
 fn client_source(settings: &Settings) -> ClientSource {

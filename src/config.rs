@@ -156,6 +156,24 @@ pub struct ServerSettings {
     /// Then stop accepting and give requests in flight this long; any still
     /// running get a legacy error instead of a dropped connection.
     pub shutdown_deadline_secs: u64,
+    /// How requests are scheduled onto threads: `thread-per-core` or
+    /// `multi-thread` (docs/performance.md, "Serving model").
+    pub runtime: ServerRuntime,
+    /// Serving threads; 0 = one per CPU the process may use.
+    pub workers: usize,
+}
+
+/// The serving model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerRuntime {
+    /// One single-threaded runtime per worker thread, each with its own
+    /// `SO_REUSEPORT` listeners and its own upstream connections: a request
+    /// is accepted, handled and forwarded on one thread.
+    ThreadPerCore,
+    /// One work-stealing runtime shared by all worker threads, one accept
+    /// loop per listener and one shared upstream pool.
+    MultiThread,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -207,6 +225,8 @@ max_in_flight = 1024
 max_buffered_bytes = 268435456
 drain_delay_secs = 5
 shutdown_deadline_secs = 25
+runtime = "thread-per-core"
+workers = 0
 
 [upstream]
 mode = "forward"
@@ -355,6 +375,9 @@ impl Settings {
                 "must be greater than 0",
             ));
         }
+        if self.server.workers > 1024 {
+            return Err(invalid("server.workers", "at most 1024 (0 = one per CPU)"));
+        }
         if self.server.max_in_flight == 0 {
             return Err(invalid("server.max_in_flight", "must be greater than 0"));
         }
@@ -431,6 +454,14 @@ impl Settings {
 
     pub fn admin_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
         parse_addr("admin.listen", &self.admin.listen)
+    }
+
+    /// Serving threads: `server.workers`, or one per CPU the process may use.
+    pub fn worker_threads(&self) -> usize {
+        match self.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 
     pub fn tls_listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use scf_bridge::config::Settings;
+use scf_bridge::config::{ServerRuntime, Settings};
 use scf_bridge::credentials::KeyPair;
 
 /// With `--features mimalloc`, mimalloc instead of glibc's malloc: fewer
@@ -61,7 +61,7 @@ fn main() -> ExitCode {
             eprintln!("scf-bridge: configuration is valid");
             ExitCode::SUCCESS
         }
-        Command::Serve => run(async move {
+        Command::Serve => run(control_runtime(&settings), async move {
             let options = scf_bridge::app::StartOptions {
                 log: Some(log),
                 config_file: cli.config.clone(),
@@ -84,34 +84,55 @@ fn main() -> ExitCode {
             tracing::info!("scf-bridge stopped");
             Ok(())
         }),
-        Command::Emulator { listen } => run(async move {
-            let Some(keys) = KeyPair::from_settings(&settings.credentials) else {
-                return Err("the emulator needs a key pair: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY".into());
-            };
-            let config = Arc::new(scf_bridge::emulator::EmulatorConfig::with_key(
-                keys.secret_id.clone(),
-                keys.secret_key.expose(),
-            ));
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-            tracing::info!(addr = %listen, "SCF 3.0 emulator listening");
-            tokio::select! {
-                _ = scf_bridge::emulator::serve(listener, config) => {}
-                _ = shutdown_signal() => {}
-            }
-            Ok(())
-        }),
+        Command::Emulator { listen } => {
+            run(tokio::runtime::Builder::new_multi_thread(), async move {
+                let Some(keys) = KeyPair::from_settings(&settings.credentials) else {
+                    return Err("the emulator needs a key pair: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY".into());
+                };
+                let config = Arc::new(scf_bridge::emulator::EmulatorConfig::with_key(
+                    keys.secret_id.clone(),
+                    keys.secret_key.expose(),
+                ));
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+                tracing::info!(addr = %listen, "SCF 3.0 emulator listening");
+                tokio::select! {
+                    _ = scf_bridge::emulator::serve(listener, config) => {}
+                    _ = shutdown_signal() => {}
+                }
+                Ok(())
+            })
+        }
     }
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn run(fut: impl std::future::Future<Output = Result<(), BoxError>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+/// The runtime `serve` starts on. Under the thread-per-core model requests
+/// are served by the worker threads' own runtimes, and this one only runs
+/// the admin listener, file watchers, signals and shutdown: one thread.
+/// Under the multi-thread model it is the serving runtime, with
+/// `server.workers` threads.
+fn control_runtime(settings: &Settings) -> tokio::runtime::Builder {
+    match settings.server.runtime {
+        ServerRuntime::ThreadPerCore => tokio::runtime::Builder::new_current_thread(),
+        ServerRuntime::MultiThread => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            // 0 leaves tokio's default (TOKIO_WORKER_THREADS, else one per CPU).
+            if settings.server.workers != 0 {
+                b.worker_threads(settings.server.workers);
+            }
+            b
+        }
+    }
+}
+
+fn run(
+    mut builder: tokio::runtime::Builder,
+    fut: impl std::future::Future<Output = Result<(), BoxError>>,
+) -> ExitCode {
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("scf-bridge: cannot start the runtime: {e}");

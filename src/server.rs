@@ -27,6 +27,8 @@ use crate::pipeline::{Bridge, Reply, RequestInfo};
 use crate::tls::TlsConfigCell;
 
 mod conn_timers;
+pub mod listener;
+pub mod runtime;
 
 /// The one legacy path.
 pub const LEGACY_PATH: &str = "/v2/index.php";
@@ -104,6 +106,7 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                crate::metrics::connection_accepted(tls.is_some());
                 let fe = frontend.clone();
                 let http = http.clone();
                 let watcher = graceful.watcher();

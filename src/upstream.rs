@@ -3,6 +3,8 @@
 //! a connect timeout, a whole-exchange deadline, a cap on the answer size,
 //! and retries only when the request provably never left.
 
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,8 +38,17 @@ pub struct UpstreamResponse {
     pub body: Bytes,
 }
 
+type HttpClient = Client<Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>;
+
 pub struct Upstream {
-    client: Client<Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>,
+    /// The pool used from multi-threaded runtimes, shared by their workers.
+    shared: Arc<HttpClient>,
+    /// What builds a pool of this thread's own (see [`Upstream::client`]).
+    builder: hyper_util::client::legacy::Builder,
+    connector: Counted<HttpsConnector<HttpConnector>>,
+    /// Identifies this upstream's per-thread pools; they are dropped with
+    /// the thread, or once this is gone.
+    identity: Arc<()>,
     https: bool,
     authority: String,
     fixed: Option<Target>,
@@ -65,17 +76,21 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_idle_timeout(Duration::from_secs(settings.pool_idle_timeout_secs))
             .pool_max_idle_per_host(settings.pool_max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             // A request that lost a race with a closing pooled connection
             // before a byte was written is re-sent by hyper on a fresh one.
-            .retry_canceled_requests(true)
-            .build(Counted(connector));
+            .retry_canceled_requests(true);
+        let connector = Counted(connector);
         let mut upstream = Upstream {
-            client,
+            shared: Arc::new(builder.build(connector.clone())),
+            builder,
+            connector,
+            identity: Arc::new(()),
             https: *https,
             authority: authority.clone(),
             fixed: None,
@@ -184,13 +199,42 @@ impl Upstream {
         }
     }
 
+    /// The pool to send on. On a single-threaded runtime (a worker of the
+    /// thread-per-core model) each thread has a pool of its own: its
+    /// connections' tasks run on that thread's runtime, so a request never
+    /// waits for another thread to write or read its connection, and no pool
+    /// lock is shared between threads. On a multi-threaded runtime all
+    /// workers share one pool.
+    fn client(&self) -> Arc<HttpClient> {
+        use tokio::runtime::{Handle, RuntimeFlavor};
+        let local =
+            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
+        if !local {
+            return self.shared.clone();
+        }
+        LOCAL_POOLS.with(|cell| {
+            let mut pools = cell.borrow_mut();
+            if let Some((_, pool)) = pools
+                .iter()
+                .find(|(id, _)| std::ptr::eq(id.as_ptr(), Arc::as_ptr(&self.identity)))
+            {
+                return pool.clone();
+            }
+            // Forget the pools of upstreams that are gone.
+            pools.retain(|(id, _)| id.strong_count() > 0);
+            let pool = Arc::new(self.builder.build(self.connector.clone()));
+            pools.push((Arc::downgrade(&self.identity), pool.clone()));
+            pool
+        })
+    }
+
     async fn exchange(
         &self,
         target: &Target,
         req: Request<Full<Bytes>>,
     ) -> Result<UpstreamResponse, BridgeError> {
         let resp = self
-            .client
+            .client()
             .request(req)
             .await
             .map_err(|e| classify_send_error(e, &target.host, self.connect_timeout))?;
@@ -224,6 +268,11 @@ impl Upstream {
             body,
         })
     }
+}
+
+thread_local! {
+    /// This thread's pools, one per live [`Upstream`] used from it.
+    static LOCAL_POOLS: RefCell<Vec<(Weak<()>, Arc<HttpClient>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A connector that counts the connections it opens, so the pool's reuse
