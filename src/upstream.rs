@@ -3,8 +3,8 @@
 //! a connect timeout, a whole-exchange deadline, a cap on the answer size,
 //! and retries only when the request provably never left.
 
-use std::cell::RefCell;
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +18,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::{Endpoint, UpstreamSettings, REGION_PLACEHOLDER};
 use crate::error::{BridgeError, ErrorKind};
+
+mod local;
 
 /// Largest 3.0 answer accepted: SCF caps a function's return at 6 MB, and
 /// JSON escaping can double it; logs add 4 KB.
@@ -43,12 +45,12 @@ type HttpClient = Client<Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>;
 pub struct Upstream {
     /// The pool used from multi-threaded runtimes, shared by their workers.
     shared: Arc<HttpClient>,
-    /// What builds a pool of this thread's own (see [`Upstream::client`]).
-    builder: hyper_util::client::legacy::Builder,
+    /// Opens connections for the per-thread pools ([`local`]).
     connector: Counted<HttpsConnector<HttpConnector>>,
-    /// Identifies this upstream's per-thread pools; they are dropped with
-    /// the thread, or once this is gone.
+    /// Identifies this upstream's idle connections in the per-thread pools.
     identity: Arc<()>,
+    pool_idle_timeout: Duration,
+    pool_max_idle: usize,
     https: bool,
     authority: String,
     fixed: Option<Target>,
@@ -88,9 +90,10 @@ impl Upstream {
         let connector = Counted(connector);
         let mut upstream = Upstream {
             shared: Arc::new(builder.build(connector.clone())),
-            builder,
             connector,
             identity: Arc::new(()),
+            pool_idle_timeout: Duration::from_secs(settings.pool_idle_timeout_secs),
+            pool_max_idle: settings.pool_max_idle_per_host,
             https: *https,
             authority: authority.clone(),
             fixed: None,
@@ -178,10 +181,25 @@ impl Upstream {
         debug_assert!(req.headers().contains_key(HOST));
         // Set once the client holds a connection for this request, before a
         // byte of it is written: until then, nothing can have reached SCF.
-        let connection = capture_connection(&mut req);
-        match tokio::time::timeout_at(deadline, self.exchange(target, req)).await {
+        let handed = AtomicBool::new(false);
+        let per_thread = local::on_local_runtime();
+        let connection = (!per_thread).then(|| capture_connection(&mut req));
+        let exchange = async {
+            if per_thread {
+                local::exchange(self, target, req, &handed).await
+            } else {
+                self.exchange(target, req).await
+            }
+        };
+        let held = || {
+            handed.load(Ordering::Relaxed)
+                || connection
+                    .as_ref()
+                    .is_some_and(|c| c.connection_metadata().is_some())
+        };
+        match tokio::time::timeout_at(deadline, exchange).await {
             Ok(result) => result,
-            Err(_) if connection.connection_metadata().is_none() => Err(BridgeError::new(
+            Err(_) if !held() => Err(BridgeError::new(
                 ErrorKind::UpstreamTimeout,
                 format!(
                     "no connection to SCF endpoint {} within {} s; nothing was sent",
@@ -199,45 +217,24 @@ impl Upstream {
         }
     }
 
-    /// The pool to send on. On a single-threaded runtime (a worker of the
-    /// thread-per-core model) each thread has a pool of its own: its
-    /// connections' tasks run on that thread's runtime, so a request never
-    /// waits for another thread to write or read its connection, and no pool
-    /// lock is shared between threads. On a multi-threaded runtime all
-    /// workers share one pool.
-    fn client(&self) -> Arc<HttpClient> {
-        use tokio::runtime::{Handle, RuntimeFlavor};
-        let local =
-            Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
-        if !local {
-            return self.shared.clone();
-        }
-        LOCAL_POOLS.with(|cell| {
-            let mut pools = cell.borrow_mut();
-            if let Some((_, pool)) = pools
-                .iter()
-                .find(|(id, _)| std::ptr::eq(id.as_ptr(), Arc::as_ptr(&self.identity)))
-            {
-                return pool.clone();
-            }
-            // Forget the pools of upstreams that are gone.
-            pools.retain(|(id, _)| id.strong_count() > 0);
-            let pool = Arc::new(self.builder.build(self.connector.clone()));
-            pools.push((Arc::downgrade(&self.identity), pool.clone()));
-            pool
-        })
-    }
-
     async fn exchange(
         &self,
         target: &Target,
         req: Request<Full<Bytes>>,
     ) -> Result<UpstreamResponse, BridgeError> {
         let resp = self
-            .client()
+            .shared
             .request(req)
             .await
             .map_err(|e| classify_send_error(e, &target.host, self.connect_timeout))?;
+        self.read_answer(resp).await
+    }
+
+    /// The whole answer, within the size cap.
+    async fn read_answer(
+        &self,
+        resp: http::Response<hyper::body::Incoming>,
+    ) -> Result<UpstreamResponse, BridgeError> {
         let status = resp.status();
         let content_type = resp.headers().get(CONTENT_TYPE).cloned();
         let limited = Limited::new(resp.into_body(), self.max_response_bytes);
@@ -268,11 +265,6 @@ impl Upstream {
             body,
         })
     }
-}
-
-thread_local! {
-    /// This thread's pools, one per live [`Upstream`] used from it.
-    static LOCAL_POOLS: RefCell<Vec<(Weak<()>, Arc<HttpClient>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A connector that counts the connections it opens, so the pool's reuse
@@ -321,29 +313,42 @@ fn classify_send_error(
     host: &HeaderValue,
     connect_timeout: Duration,
 ) -> BridgeError {
-    let chain = error_chain(&e);
-    let host = host_str(host);
     if e.is_connect() {
-        let what = if has_cause(&e, |c| c.is::<rustls::Error>()) {
-            format!("TLS handshake with SCF endpoint {host} failed")
-        } else if has_cause(&e, |c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        }) {
-            format!(
-                "cannot connect to SCF endpoint {host} within {} ms",
-                connect_timeout.as_millis()
-            )
-        } else {
-            format!("cannot connect to SCF endpoint {host}")
-        };
-        BridgeError::new(ErrorKind::UpstreamUnreachable, format!("{what}: {chain}"))
+        connect_failure(&e, host, connect_timeout)
     } else {
         BridgeError::after_send(
             ErrorKind::UpstreamConnectionLost,
-            format!("connection to SCF endpoint {host} failed: {chain}"),
+            format!(
+                "connection to SCF endpoint {} failed: {}",
+                host_str(host),
+                error_chain(&e)
+            ),
         )
     }
+}
+
+/// A connection to SCF could not be made: nothing was sent.
+fn connect_failure(
+    e: &(dyn std::error::Error + 'static),
+    host: &HeaderValue,
+    connect_timeout: Duration,
+) -> BridgeError {
+    let chain = error_chain(e);
+    let host = host_str(host);
+    let what = if has_cause(e, |c| c.is::<rustls::Error>()) {
+        format!("TLS handshake with SCF endpoint {host} failed")
+    } else if has_cause(e, |c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    }) {
+        format!(
+            "cannot connect to SCF endpoint {host} within {} ms",
+            connect_timeout.as_millis()
+        )
+    } else {
+        format!("cannot connect to SCF endpoint {host}")
+    };
+    BridgeError::new(ErrorKind::UpstreamUnreachable, format!("{what}: {chain}"))
 }
 
 /// Whether `e` or any of its causes is `wanted`. Errors wrapped in an

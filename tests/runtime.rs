@@ -45,7 +45,7 @@ struct Bridge {
 }
 
 /// The binary with `WORKERS` thread-per-core workers, plain listener on,
-/// and `env` on top.
+/// no drain delay, and `env` on top.
 async fn spawn(env: &[(&str, &str)], config: Option<&Path>, tls: bool) -> Bridge {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let tls_addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -58,6 +58,7 @@ async fn spawn(env: &[(&str, &str)], config: Option<&Path>, tls: bool) -> Bridge
         .env("SCF_BRIDGE__SERVER__RUNTIME", "thread-per-core")
         .env("SCF_BRIDGE__SERVER__WORKERS", WORKERS.to_string())
         .env("SCF_BRIDGE__LOG__FORMAT", "json")
+        .env("SCF_BRIDGE__SERVER__DRAIN_DELAY_SECS", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -570,4 +571,36 @@ async fn tls_and_plain_are_served_on_every_worker_and_a_new_certificate_reaches_
     }
     signal(&b.child, "-TERM");
     wait_for_exit(b).await;
+}
+
+#[tokio::test]
+async fn both_models_serve_and_reuse_their_upstream_connections() {
+    // Under `multi-thread` one accept loop and one shared pool; under
+    // `thread-per-core` one pool per worker, so at most one connection per
+    // worker for calls made one after another.
+    for (runtime, at_most) in [("multi-thread", 2.0), ("thread-per-core", WORKERS as f64)] {
+        let b = spawn(&[("SCF_BRIDGE__SERVER__RUNTIME", runtime)], None, false).await;
+        for _ in 0..12 {
+            let mut c = open_plain(b.addr).await;
+            assert_eq!(get_on(&mut c, HELLO).await.0["code"], 0, "{runtime}");
+        }
+        let text = metrics(&b).await;
+        let calls = metric(&text, "scf_bridge_upstream_requests_total");
+        let opened = metric(&text, "scf_bridge_upstream_connections_total");
+        assert_eq!(calls, 12.0, "{runtime}: {text}");
+        assert!(
+            (1.0..=at_most).contains(&opened),
+            "{runtime}: {opened} upstream connections for 12 calls"
+        );
+        let workers: Vec<String> = accepted(&text).into_keys().map(|(w, _)| w).collect();
+        assert!(!workers.is_empty());
+        for w in &workers {
+            match runtime {
+                "multi-thread" => assert_eq!(w, "shared"),
+                _ => assert!(w.parse::<usize>().is_ok_and(|i| i < WORKERS), "{w}"),
+            }
+        }
+        signal(&b.child, "-TERM");
+        wait_for_exit(b).await;
+    }
 }
