@@ -5,7 +5,8 @@
 # Optional: BENCH_PERF=1 records a perf profile of the last round into
 # target/bench-quick/perf-<n>.data. BENCH_RATE=1000 first runs a fixed-rate
 # load (bench/loadgen, 8 connections, latency from intended send times) on
-# the same process and adds its p50, p99 and CPU per request.
+# the same process and adds its p50, p99 and CPU per request. BENCH_CONNS
+# sets the closed loop's connections (default 64).
 #
 #   bench/quick.sh [BIN ...]
 set -euo pipefail
@@ -68,7 +69,7 @@ for round in $(seq "$ROUNDS"); do
             perf record -F 1000 --call-graph dwarf,16384 -p "$pid" -o "$OUT/perf-$i.data" >/dev/null 2>&1 & perfpid=$!
         fi
         c0=$(ticks "$pid")
-        w=$(wrk -t2 -c64 -d"${DURATION}s" -s "$BENCH/wrk-signed.lua" "http://127.0.0.1:$BR" -- "$RUN/r" '"code":0,' | sed -n 's/^WRK_JSON //p')
+        w=$(wrk -t2 -c"${BENCH_CONNS:-64}" -d"${DURATION}s" -s "$BENCH/wrk-signed.lua" "http://127.0.0.1:$BR" -- "$RUN/r" '"code":0,' | sed -n 's/^WRK_JSON //p')
         c1=$(ticks "$pid")
         [ -n "$perfpid" ] && { kill -INT "$perfpid"; wait "$perfpid" || true; }
         n=$(echo "$w" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests"], int(d["requests"]*1e6/d["duration_us"]), d["bad"] + d["wrapped"])')
