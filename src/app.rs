@@ -318,12 +318,18 @@ pub async fn start_with(
         tracing::info!("shutdown complete");
     });
 
+    let serving_threads = match settings.server.runtime {
+        ServerRuntime::ThreadPerCore => settings.worker_threads(),
+        ServerRuntime::MultiThread => tokio::runtime::Handle::current().metrics().num_workers(),
+    };
     readiness.set_ready();
     tracing::info!(
         addr = ?addr,
         tls_addr = ?tls_addr,
         admin_addr = ?admin_addr,
         auth = ?mode,
+        runtime = ?settings.server.runtime,
+        workers = serving_threads,
         upstream_mode = ?settings.upstream.mode,
         upstream = ?endpoint,
         "scf-bridge ready"
