@@ -16,9 +16,10 @@ use crate::actions::ActionSettings;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
 use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
-use crate::config::{Endpoint, Settings};
+use crate::config::{Endpoint, ServerRuntime, Settings};
 use crate::credentials::{KeyPair, Swappable};
 use crate::emulator::{self, EmulatorConfig};
+use crate::server::runtime::{self, WorkerSockets};
 use crate::server::{self, Frontend, Limits};
 use crate::tls::{self, CertFiles, TlsConfigCell};
 use crate::upstream::Upstream;
@@ -34,6 +35,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot start the serving threads: {0}")]
+    Workers(std::io::Error),
     #[error("cannot start the embedded SCF emulator: {0}")]
     Emulator(std::io::Error),
     #[error("invalid configuration: auth.clients: {0}")]
@@ -212,12 +215,8 @@ pub async fn start_with(
         }
     };
 
-    let plain = match settings.server.listen {
-        Some(addr) => Some(bind(addr).await?),
-        None => None,
-    };
-    let tls = match settings.server.tls_listen {
-        Some(addr) => {
+    let tls_cell = match settings.server.tls_listen {
+        Some(_) => {
             let files = CertFiles {
                 cert: settings.server.tls_cert.clone().expect("validated"),
                 key: settings.server.tls_key.clone().expect("validated"),
@@ -225,9 +224,29 @@ pub async fn start_with(
             let (config, bytes) = tls::load(&files).map_err(StartError::Tls)?;
             let cell: TlsConfigCell = Arc::new(Swappable::new(Arc::new(config)));
             tokio::spawn(tls::watch(files, cell.clone(), bytes, reload_every));
-            Some((bind(addr).await?, cell))
+            Some(cell)
         }
         None => None,
+    };
+    let listeners = match settings.server.runtime {
+        ServerRuntime::MultiThread => {
+            let plain = match settings.server.listen {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            };
+            let tls = match settings.server.tls_listen {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            };
+            Listeners::Shared { plain, tls }
+        }
+        ServerRuntime::ThreadPerCore => {
+            let workers = settings.worker_threads();
+            let sockets =
+                WorkerSockets::bind(workers, settings.server.listen, settings.server.tls_listen)
+                    .map_err(|(addr, source)| StartError::Listen { addr, source })?;
+            Listeners::PerWorker { workers, sockets }
+        }
     };
     let admin_listener = match settings.admin.listen {
         Some(addr) => Some(bind(addr).await?),
@@ -262,34 +281,55 @@ pub async fn start_with(
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
+    let stopped = {
+        let stop_rx = stop_rx.clone();
+        move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
         }
     };
     // Connections get the deadline plus a moment to write their answers.
     let drain = settings.server.shutdown_deadline() + Duration::from_secs(2);
     let mut servers = Vec::new();
-    let addr = plain.as_ref().and_then(|l| l.local_addr().ok());
-    let tls_addr = tls.as_ref().and_then(|(l, _)| l.local_addr().ok());
-    if let Some(listener) = plain {
-        servers.push(tokio::spawn(server::serve(
-            listener,
-            None,
-            frontend.clone(),
-            stopped(),
-            drain,
-        )));
-    }
-    if let Some((listener, cell)) = tls {
-        servers.push(tokio::spawn(server::serve(
-            listener,
-            Some(cell),
-            frontend.clone(),
-            stopped(),
-            drain,
-        )));
+    let (addr, tls_addr);
+    match listeners {
+        Listeners::Shared { plain, tls } => {
+            addr = plain.as_ref().and_then(|l| l.local_addr().ok());
+            tls_addr = tls.as_ref().and_then(|l| l.local_addr().ok());
+            if let Some(listener) = plain {
+                servers.push(tokio::spawn(server::serve(
+                    listener,
+                    None,
+                    frontend.clone(),
+                    stopped(),
+                    drain,
+                )));
+            }
+            if let Some(listener) = tls {
+                servers.push(tokio::spawn(server::serve(
+                    listener,
+                    tls_cell.clone(),
+                    frontend.clone(),
+                    stopped(),
+                    drain,
+                )));
+            }
+        }
+        Listeners::PerWorker { workers, sockets } => {
+            addr = sockets.plain_addr();
+            tls_addr = sockets.tls_addr();
+            servers = runtime::spawn(
+                workers,
+                sockets,
+                tls_cell.clone(),
+                frontend.clone(),
+                stop_rx.clone(),
+                drain,
+            )
+            .map_err(StartError::Workers)?;
+        }
     }
     let admin_addr = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
     if let Some(listener) = admin_listener {
@@ -341,6 +381,10 @@ pub async fn start_with(
         tracing::info!("shutdown complete");
     });
 
+    let serving_threads = match settings.server.runtime {
+        ServerRuntime::ThreadPerCore => settings.worker_threads(),
+        ServerRuntime::MultiThread => tokio::runtime::Handle::current().metrics().num_workers(),
+    };
     readiness.set_ready();
     let summary = startup_summary(&StartupFacts {
         addr,
@@ -358,6 +402,8 @@ pub async fn start_with(
         tls_addr = ?tls_addr,
         admin_addr = ?admin_addr,
         auth = ?mode,
+        runtime = ?settings.server.runtime,
+        workers = serving_threads,
         upstream_mode = ?settings.upstream.mode,
         upstream = ?endpoint,
         client_keys = client_count,
@@ -433,6 +479,20 @@ fn startup_summary(f: &StartupFacts<'_>) -> String {
         "listening on {}, {admin}; {upstream}; {auth}; {replay}",
         listeners.join(" and ")
     )
+}
+
+/// The legacy listeners, per serving model.
+enum Listeners {
+    /// One socket per address, one accept loop each on the caller's runtime.
+    Shared {
+        plain: Option<TcpListener>,
+        tls: Option<TcpListener>,
+    },
+    /// One socket per address and worker thread.
+    PerWorker {
+        workers: usize,
+        sockets: WorkerSockets,
+    },
 }
 
 fn client_source(settings: &Settings) -> ClientSource {

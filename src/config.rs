@@ -157,6 +157,24 @@ pub struct ServerSettings {
     /// Then stop accepting and give requests in flight this long; any still
     /// running get a legacy error instead of a dropped connection.
     pub shutdown_deadline_secs: u64,
+    /// How requests are scheduled onto threads: `thread-per-core` or
+    /// `multi-thread` (docs/performance.md, "Serving model").
+    pub runtime: ServerRuntime,
+    /// Serving threads; 0 = one per CPU the process may use.
+    pub workers: usize,
+}
+
+/// The serving model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerRuntime {
+    /// One single-threaded runtime per worker thread, each with its own
+    /// `SO_REUSEPORT` listeners and its own upstream connections: a request
+    /// is accepted, handled and forwarded on one thread.
+    ThreadPerCore,
+    /// One work-stealing runtime shared by all worker threads, one accept
+    /// loop per listener and one shared upstream pool.
+    MultiThread,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -272,6 +290,8 @@ body_rate_grace_ms = 5000
 offload_threshold_bytes = 65536
 drain_delay_secs = 5
 shutdown_deadline_secs = 25
+runtime = "thread-per-core"
+workers = 0
 
 [upstream]
 mode = "forward"
@@ -485,6 +505,9 @@ impl Settings {
                 "must be between 1 and 100",
             ));
         }
+        if self.server.workers > 1024 {
+            return Err(invalid("server.workers", "at most 1024 (0 = one per CPU)"));
+        }
         if self.server.max_in_flight == 0 {
             return Err(invalid("server.max_in_flight", "must be greater than 0"));
         }
@@ -563,6 +586,14 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Serving threads: `server.workers`, or one per CPU the process may use.
+    pub fn worker_threads(&self) -> usize {
+        match self.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
     }
 
     /// The legacy listeners' addresses (plain, then TLS).

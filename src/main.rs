@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use scf_bridge::config::Settings;
+use scf_bridge::config::{ServerRuntime, Settings};
 use scf_bridge::credentials::KeyPair;
 
 /// With `--features mimalloc`, mimalloc instead of glibc's malloc: fewer
@@ -162,7 +162,7 @@ fn main() -> ExitCode {
             eprintln!("scf-bridge: configuration is valid");
             ExitCode::SUCCESS
         }
-        Command::Serve => run(async move {
+        Command::Serve => run(control_runtime(&settings), async move {
             let options = scf_bridge::app::StartOptions {
                 log: Some(log),
                 config_file: cli.config.clone(),
@@ -202,7 +202,7 @@ fn main() -> ExitCode {
             function_logs_online,
             invoke_function_unsupported_regions,
             print_schema: false,
-        } => run(async move {
+        } => run(tokio::runtime::Builder::new_multi_thread(), async move {
             let Some(keys) = KeyPair::from_settings(&settings.credentials) else {
                 return Err("the emulator needs a key pair: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY".into());
             };
@@ -231,11 +231,30 @@ fn main() -> ExitCode {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn run(fut: impl std::future::Future<Output = Result<(), BoxError>>) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+/// The runtime `serve` starts on. Under the thread-per-core model requests
+/// are served by the worker threads' own runtimes, and this one only runs
+/// the admin listener, file watchers, signals and shutdown: one thread.
+/// Under the multi-thread model it is the serving runtime, with
+/// `server.workers` threads.
+fn control_runtime(settings: &Settings) -> tokio::runtime::Builder {
+    match settings.server.runtime {
+        ServerRuntime::ThreadPerCore => tokio::runtime::Builder::new_current_thread(),
+        ServerRuntime::MultiThread => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            // 0 leaves tokio's default (TOKIO_WORKER_THREADS, else one per CPU).
+            if settings.server.workers != 0 {
+                b.worker_threads(settings.server.workers);
+            }
+            b
+        }
+    }
+}
+
+fn run(
+    mut builder: tokio::runtime::Builder,
+    fut: impl std::future::Future<Output = Result<(), BoxError>>,
+) -> ExitCode {
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("scf-bridge: cannot start the runtime: {e}");

@@ -45,6 +45,10 @@ pub mod names {
     /// Counter: legacy requests by `request_client` family (the SDK name
     /// without its version, from an allow-list; else `other`).
     pub const CLIENT_REQUESTS: &str = "scf_bridge_client_requests_total";
+    /// Counter: legacy connections accepted, by serving `worker` (its index
+    /// under `server.runtime = "thread-per-core"`, `shared` otherwise) and
+    /// `listener` (`plain`, `tls`): how evenly the kernel spreads them.
+    pub const CONNECTIONS: &str = "scf_bridge_connections_accepted_total";
     /// Gauge: always 1, with `version`.
     pub const BUILD_INFO: &str = "scf_bridge_build_info";
 }
@@ -121,6 +125,10 @@ fn describe() {
     describe_counter!(
         names::CLIENT_REQUESTS,
         "Legacy requests by RequestClient family (SDK name without version; unknown: other)."
+    );
+    describe_counter!(
+        names::CONNECTIONS,
+        "Legacy connections accepted, by serving worker and listener."
     );
     describe_gauge!(names::BUILD_INFO, "Always 1, labelled with the version.");
 }
@@ -203,6 +211,33 @@ pub fn upstream_call(elapsed: Duration) {
     let hot = hot();
     hot.upstream_requests.increment(1);
     hot.upstream_duration.record(elapsed.as_secs_f64());
+}
+
+thread_local! {
+    /// This thread's worker index under the thread-per-core model.
+    static WORKER: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+    /// `scf_bridge_connections_accepted_total` handles of this thread: plain, TLS.
+    static ACCEPTED: RefCell<Option<[Counter; 2]>> = const { RefCell::new(None) };
+}
+
+/// Marks the calling thread as serving worker `index`.
+pub fn set_worker(index: usize) {
+    WORKER.with(|w| w.set(Some(index)));
+}
+
+/// One legacy connection accepted on this thread.
+pub fn connection_accepted(tls: bool) {
+    ACCEPTED.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let counters = cell.get_or_insert_with(|| {
+            handle();
+            let worker = WORKER.with(|w| w.get()).map_or("shared".to_owned(), |i| i.to_string());
+            ["plain", "tls"].map(|listener| {
+                metrics::counter!(names::CONNECTIONS, "worker" => worker.clone(), "listener" => listener)
+            })
+        });
+        counters[usize::from(tls)].increment(1);
+    });
 }
 
 pub fn upstream_connection() {

@@ -33,6 +33,8 @@ mod conn_timers;
 mod head_errors;
 
 use accept::{AcceptBackoff, ConnectionLimit, ConnectionPermit};
+pub mod listener;
+pub mod runtime;
 
 /// The one legacy path.
 pub const LEGACY_PATH: &str = "/v2/index.php";
@@ -114,46 +116,52 @@ pub async fn serve(
     let mut backoff = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
-        // A place first: at the cap, stop accepting until a connection closes.
+        // Accept, then wait for a place: at the cap this loop holds the one
+        // connection it accepted and accepts nothing more until a
+        // connection closes. (Taking the place first would let a loop whose
+        // own socket is empty hold a freed place while a connection waits
+        // in another worker's backlog.) Open descriptors are bounded by
+        // `server.max_connections` plus one per accept loop.
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => {
+                backoff.succeeded();
+                stream
+            }
+            Err(e) => {
+                // Out of descriptors and the like: back off, keep serving.
+                let wait = backoff.failed(&e);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        };
         let permit = tokio::select! {
             p = connections.acquire() => p,
             _ = &mut shutdown => break,
         };
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
-                    Ok(s) => {
-                        backoff.succeeded();
-                        s
+        let _ = stream.set_nodelay(true);
+        crate::metrics::connection_accepted(tls.is_some());
+        let fe = frontend.clone();
+        let http = http.clone();
+        let watcher = graceful.watcher();
+        match &tls {
+            None => serve_connection(&http, watcher, stream, fe, permit),
+            Some(cell) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(cell.load().as_ref().clone());
+                let handshake_timeout = Duration::from_millis(fe.settings.header_read_timeout_ms);
+                tokio::spawn(async move {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            serve_connection(&http, watcher, tls_stream, fe, permit)
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
-                    Err(e) => {
-                        // Out of descriptors and the like: back off, keep serving.
-                        let wait = backoff.failed(&e);
-                        drop(permit);
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let fe = frontend.clone();
-                let http = http.clone();
-                let watcher = graceful.watcher();
-                match &tls {
-                    None => serve_connection(&http, watcher, stream, fe, permit),
-                    Some(cell) => {
-                        let acceptor = tokio_rustls::TlsAcceptor::from(cell.load().as_ref().clone());
-                        let handshake_timeout = Duration::from_millis(fe.settings.header_read_timeout_ms);
-                        tokio::spawn(async move {
-                            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                                Ok(Ok(tls_stream)) => serve_connection(&http, watcher, tls_stream, fe, permit),
-                                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-                                Err(_) => tracing::debug!("TLS handshake timed out"),
-                            }
-                        });
-                    }
-                }
+                });
             }
-            _ = &mut shutdown => break,
         }
     }
     drop(listener);

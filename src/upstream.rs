@@ -3,6 +3,8 @@
 //! a connect timeout, a whole-exchange deadline, a cap on the answer size,
 //! and retries only when the request provably never left.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,6 +19,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use crate::actions::BoxFuture;
 use crate::config::{Endpoint, UpstreamSettings, REGION_PLACEHOLDER};
 use crate::error::{BridgeError, ErrorKind};
+
+mod local;
 
 /// Largest 3.0 answer accepted: SCF caps a function's return at 6 MB, and
 /// JSON escaping can double it; logs add 4 KB.
@@ -68,8 +72,17 @@ impl Scf3Transport for Upstream {
     }
 }
 
+type HttpClient = Client<Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>;
+
 pub struct Upstream {
-    client: Client<Counted<HttpsConnector<HttpConnector>>, Full<Bytes>>,
+    /// The pool used from multi-threaded runtimes, shared by their workers.
+    shared: Arc<HttpClient>,
+    /// Opens connections for the per-thread pools ([`local`]).
+    connector: Counted<HttpsConnector<HttpConnector>>,
+    /// Identifies this upstream's idle connections in the per-thread pools.
+    identity: Arc<()>,
+    pool_idle_timeout: Duration,
+    pool_max_idle: usize,
     https: bool,
     authority: String,
     fixed: Option<Target>,
@@ -97,17 +110,22 @@ impl Upstream {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
             .pool_idle_timeout(Duration::from_secs(settings.pool_idle_timeout_secs))
             .pool_max_idle_per_host(settings.pool_max_idle_per_host)
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             // A request that lost a race with a closing pooled connection
             // before a byte was written is re-sent by hyper on a fresh one.
-            .retry_canceled_requests(true)
-            .build(Counted(connector));
+            .retry_canceled_requests(true);
+        let connector = Counted(connector);
         let mut upstream = Upstream {
-            client,
+            shared: Arc::new(builder.build(connector.clone())),
+            connector,
+            identity: Arc::new(()),
+            pool_idle_timeout: Duration::from_secs(settings.pool_idle_timeout_secs),
+            pool_max_idle: settings.pool_max_idle_per_host,
             https: *https,
             authority: authority.clone(),
             fixed: None,
@@ -195,10 +213,25 @@ impl Upstream {
         debug_assert!(req.headers().contains_key(HOST));
         // Set once the client holds a connection for this request, before a
         // byte of it is written: until then, nothing can have reached SCF.
-        let connection = capture_connection(&mut req);
-        match tokio::time::timeout_at(deadline, self.exchange(target, req)).await {
+        let handed = AtomicBool::new(false);
+        let per_thread = local::on_local_runtime();
+        let connection = (!per_thread).then(|| capture_connection(&mut req));
+        let exchange = async {
+            if per_thread {
+                local::exchange(self, target, req, &handed).await
+            } else {
+                self.exchange(target, req).await
+            }
+        };
+        let held = || {
+            handed.load(Ordering::Relaxed)
+                || connection
+                    .as_ref()
+                    .is_some_and(|c| c.connection_metadata().is_some())
+        };
+        match tokio::time::timeout_at(deadline, exchange).await {
             Ok(result) => result,
-            Err(_) if connection.connection_metadata().is_none() => Err(BridgeError::new(
+            Err(_) if !held() => Err(BridgeError::new(
                 ErrorKind::UpstreamTimeout,
                 format!(
                     "no connection to the SCF endpoint within {} s; nothing was sent",
@@ -222,10 +255,19 @@ impl Upstream {
         req: Request<Full<Bytes>>,
     ) -> Result<UpstreamResponse, BridgeError> {
         let resp = self
-            .client
+            .shared
             .request(req)
             .await
             .map_err(|e| classify_send_error(e, &target.host, self.connect_timeout))?;
+        self.read_answer(&target.host, resp).await
+    }
+
+    /// The whole answer, within the size cap.
+    async fn read_answer(
+        &self,
+        host: &HeaderValue,
+        resp: http::Response<hyper::body::Incoming>,
+    ) -> Result<UpstreamResponse, BridgeError> {
         let status = resp.status();
         let content_type = resp.headers().get(CONTENT_TYPE).cloned();
         let limited = Limited::new(resp.into_body(), self.max_response_bytes);
@@ -250,7 +292,7 @@ impl Upstream {
                 )
                 .with_internal(format!(
                     "endpoint {}: {}",
-                    host_str(&target.host),
+                    host_str(host),
                     error_chain(&*e)
                 )))
             }
@@ -309,25 +351,10 @@ fn classify_send_error(
     host: &HeaderValue,
     connect_timeout: Duration,
 ) -> BridgeError {
-    // The caller learns what kind of failure it was; the address and the
-    // OS error go to the log (`internal`).
-    let internal = format!("endpoint {}: {}", host_str(host), error_chain(&e));
     if e.is_connect() {
-        let what = if has_cause(&e, |c| c.is::<rustls::Error>()) {
-            "TLS handshake with the SCF endpoint failed".to_owned()
-        } else if has_cause(&e, |c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-        }) {
-            format!(
-                "cannot connect to the SCF endpoint within {} ms",
-                connect_timeout.as_millis()
-            )
-        } else {
-            format!("cannot connect to the SCF endpoint ({})", public_cause(&e))
-        };
-        BridgeError::new(ErrorKind::UpstreamUnreachable, what).with_internal(internal)
+        connect_failure(&e, host, connect_timeout)
     } else {
+        let internal = format!("endpoint {}: {}", host_str(host), error_chain(&e));
         BridgeError::after_send(
             ErrorKind::UpstreamConnectionLost,
             format!(
@@ -341,7 +368,7 @@ fn classify_send_error(
 
 /// The kind of a connection failure in a few fixed words, for the caller:
 /// never an address or the OS's own text.
-fn public_cause(e: &(dyn std::error::Error + 'static)) -> &'static str {
+pub(crate) fn public_cause(e: &(dyn std::error::Error + 'static)) -> &'static str {
     use std::io::ErrorKind as K;
     let io_kind = |k: K| {
         has_cause(e, |c| {
@@ -372,6 +399,30 @@ fn public_cause(e: &(dyn std::error::Error + 'static)) -> &'static str {
     } else {
         "connection error"
     }
+}
+
+/// A failure to connect: the caller learns what kind of failure it was;
+/// the address and the OS error go to the log (`internal`).
+fn connect_failure(
+    e: &(dyn std::error::Error + 'static),
+    host: &HeaderValue,
+    connect_timeout: Duration,
+) -> BridgeError {
+    let internal = format!("endpoint {}: {}", host_str(host), error_chain(e));
+    let what = if has_cause(e, |c| c.is::<rustls::Error>()) {
+        "TLS handshake with the SCF endpoint failed".to_owned()
+    } else if has_cause(e, |c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+    }) {
+        format!(
+            "cannot connect to the SCF endpoint within {} ms",
+            connect_timeout.as_millis()
+        )
+    } else {
+        format!("cannot connect to the SCF endpoint ({})", public_cause(e))
+    };
+    BridgeError::new(ErrorKind::UpstreamUnreachable, what).with_internal(internal)
 }
 
 /// Whether `e` or any of its causes is `wanted`. Errors wrapped in an

@@ -173,9 +173,12 @@ fn ok(body: &str) -> Vec<u8> {
 // The bridge and the legacy client
 
 /// A bridge sending to `endpoint`, two connect retries, a 5 s deadline
-/// (unless `extra` says otherwise).
+/// (unless `extra` says otherwise). One serving thread, so one pool of
+/// upstream connections: each worker of the thread-per-core model has its
+/// own, and the connection counts below are one pool's.
 async fn bridge(endpoint: &str, extra: &[(&str, &str)]) -> SocketAddr {
     let mut env = vec![
+        ("SCF_BRIDGE__SERVER__WORKERS", "1"),
         ("SCF_BRIDGE__UPSTREAM__ENDPOINT", endpoint),
         ("SCF_BRIDGE__UPSTREAM__CONNECT_RETRIES", "2"),
         ("SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS", "5"),

@@ -1,7 +1,8 @@
 //! Admission of connections, for any accept loop: a cap on open
-//! connections (`server.max_connections`), taken before `accept` so that
-//! at the cap the bridge stops accepting (the kernel's backlog holds the
-//! rest) instead of taking descriptors it cannot serve; and a back-off for
+//! connections (`server.max_connections`), shared by every loop of every
+//! worker; a loop at the cap holds the one connection it last accepted and
+//! accepts no more (the kernel's backlog holds the rest) instead of taking
+//! descriptors it cannot serve; and a back-off for
 //! failed accepts that logs one line per episode (out of descriptors, say)
 //! rather than one per attempt.
 
@@ -79,11 +80,26 @@ impl ConnectionLimit {
 /// [`AcceptBackoff::QUIET`] after the last failure; it is logged once when
 /// it starts and once when it ends, however often the limit flaps in
 /// between (a descriptor freed and taken again, say).
+///
+/// Each accept loop (one per listener and worker) has its own back-off; the
+/// episode is the process's: it is logged when any loop starts failing,
+/// and its end when any loop accepts a quiet second after the process's
+/// last failure.
 #[derive(Default)]
 pub struct AcceptBackoff {
     failures: u32,
     /// The last failure of the current episode.
     last_failure: Option<Instant>,
+}
+
+/// The process's last failed accept, in [`millis`]; 0 outside an episode.
+static EPISODE_LAST_FAILURE_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `at` in milliseconds since the first call, plus one (so never 0).
+fn millis(at: Instant) -> u64 {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| at);
+    at.saturating_duration_since(base).as_millis() as u64 + 1
 }
 
 impl AcceptBackoff {
@@ -97,7 +113,7 @@ impl AcceptBackoff {
     }
 
     fn failed_at(&mut self, now: Instant, error: &std::io::Error) -> Duration {
-        if self.last_failure.is_none() {
+        if EPISODE_LAST_FAILURE_MS.swap(millis(now), Ordering::Relaxed) == 0 {
             let descriptors = matches!(error.raw_os_error(), Some(23 | 24)); // ENFILE, EMFILE
             tracing::error!(
                 error = %error,
@@ -123,8 +139,16 @@ impl AcceptBackoff {
         };
         self.failures = 0;
         if now.duration_since(last) >= Self::QUIET {
-            tracing::info!("accepting connections again");
             self.last_failure = None;
+        }
+        let process_last = EPISODE_LAST_FAILURE_MS.load(Ordering::Relaxed);
+        if process_last != 0
+            && millis(now).saturating_sub(process_last) >= Self::QUIET.as_millis() as u64
+            && EPISODE_LAST_FAILURE_MS
+                .compare_exchange(process_last, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::info!("accepting connections again");
         }
     }
 
