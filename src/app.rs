@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
-use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
+use crate::auth::{AuthMode, ClientSet, ReplayMemory, SharedReplay, UpstreamIdentity, Verifier};
 use crate::config::{Endpoint, Settings};
 use crate::credentials::{KeyPair, Swappable};
 use crate::emulator::{self, EmulatorConfig};
@@ -41,6 +41,8 @@ pub enum StartError {
     Tls(String),
     #[error("upstream: {0}")]
     Upstream(String),
+    #[error("{0}")]
+    Redis(String),
     #[error("no credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or [credentials], to call {0}")]
     NoCredentials(String),
 }
@@ -156,6 +158,37 @@ pub async fn start_with(
         }
     };
 
+    // Redis is connected to in the background: the bridge starts while it
+    // is down (docs/operations.md, "Shared Redis").
+    let redis = match settings.uses_redis() {
+        true => {
+            let redis =
+                crate::redis_conn::SharedRedis::new(&settings.redis).map_err(StartError::Redis)?;
+            tokio::spawn(
+                redis
+                    .clone()
+                    .watch(reload_every.min(Duration::from_secs(1))),
+            );
+            Some(redis)
+        }
+        false => None,
+    };
+    let shared_replay = match (&redis, &verifier, settings.auth.replay_store) {
+        (Some(redis), Some(_), crate::config::ReplayStoreKind::Redis) => Some(SharedReplay {
+            redis: redis.clone(),
+            max_skew_secs: settings.auth.max_skew_secs,
+            margin_secs: settings.redis.expiry_margin_secs,
+        }),
+        _ => None,
+    };
+    let budget = match (&redis, settings.redis.rate_limits) {
+        (Some(redis), true) => Some(crate::ratelimit::ThrottleBudget::new(
+            redis.clone(),
+            &settings.redis,
+        )),
+        _ => None,
+    };
+
     let plain = match settings.listen_addr()? {
         Some(addr) => Some(bind(addr).await?),
         None => None,
@@ -185,6 +218,8 @@ pub async fn start_with(
             default_region: settings.upstream.region.clone(),
             credentials: credentials.clone(),
             verifier,
+            shared_replay,
+            budget,
             mode: settings.upstream.mode,
             clock: options.clock,
         },
@@ -233,6 +268,7 @@ pub async fn start_with(
         let admin = Arc::new(Admin {
             readiness: readiness.clone(),
             log: options.log.clone(),
+            redis: redis.clone(),
         });
         tokio::spawn(admin::serve(listener, admin));
     }

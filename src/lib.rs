@@ -10,7 +10,8 @@
 //!   [`auth`] (verification, replay memory, client keys), [`tls`] (certificates),
 //!   [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
 //!   [`server`] (the legacy listener), [`app`] (assembly), [`emulator`]
-//!   (an SCF 3.0 emulator).
+//!   (an SCF 3.0 emulator), [`redis_conn`] (the Redis the replicas share) and
+//!   [`ratelimit`] (the shared throttle budget).
 #![forbid(unsafe_code)]
 
 pub mod access_log;
@@ -25,6 +26,8 @@ pub mod legacy;
 pub mod logging;
 pub mod metrics;
 pub mod pipeline;
+pub mod ratelimit;
+pub mod redis_conn;
 pub mod scf3;
 pub mod server;
 pub mod tls;

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use http::StatusCode;
 
-use crate::auth::{Signer, Verifier};
+use crate::auth::{SharedReplay, Signer, Verifier};
 use crate::config::Secret;
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
@@ -22,6 +22,7 @@ use crate::legacy::decode::{decode_form, DecodeError};
 use crate::legacy::region::resolve_region;
 use crate::legacy::request::{parse_request_deferring_param, LegacyAction, RequestError};
 use crate::metrics;
+use crate::ratelimit::ThrottleBudget;
 use crate::scf3::{invoke, tc3};
 use crate::translate;
 use crate::upstream::Upstream;
@@ -85,6 +86,10 @@ pub struct Bridge {
     pub credentials: Arc<Swappable<Option<KeyPair>>>,
     /// `None` when `auth.mode = "none"`.
     pub verifier: Option<Verifier>,
+    /// The replay check in Redis (`auth.replay_store = "redis"`).
+    pub shared_replay: Option<SharedReplay>,
+    /// The throttle budget shared through Redis (`redis.rate_limits`).
+    pub budget: Option<ThrottleBudget>,
     pub mode: UpstreamMode,
     pub clock: Clock,
 }
@@ -130,7 +135,15 @@ impl Bridge {
         info.action = Some(request.common.action.clone());
         let signer = match &self.verifier {
             Some(v) => {
-                let verified = v.verify(http_method, host, &params, &request.common, now);
+                let verified = match &self.shared_replay {
+                    None => v.verify(http_method, host, &params, &request.common, now),
+                    Some(shared) => {
+                        let common = &request.common;
+                        shared
+                            .verify(v, http_method, host, &params, common, now)
+                            .await
+                    }
+                };
                 metrics::replay_fill(v.replay.len(), v.replay.capacity());
                 verified?
             }
@@ -172,6 +185,11 @@ impl Bridge {
             return Ok(dry_run(&target.uri, &headers, &body, f.invoke_type, info));
         }
 
+        if let Some(budget) = &self.budget {
+            budget
+                .acquire(&keys.secret_id, invoke::ACTION, &region)
+                .await?;
+        }
         let started = Instant::now();
         sent.store(true, Ordering::SeqCst);
         let result = self.upstream.send(&target, headers, body).await;
