@@ -863,6 +863,85 @@ mod tests {
     }
 
     #[test]
+    fn redis_settings_default_to_off_and_name_their_key_when_wrong() {
+        let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
+        assert_eq!(s.auth.replay_store, ReplayStoreKind::Memory);
+        assert!(!s.uses_redis());
+        assert_eq!(s.redis.key_prefix, "scf-bridge:");
+        assert_eq!(s.redis.timeout_ms, 50);
+        assert_eq!(s.redis.on_error, RedisOnError::Refuse);
+
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                (
+                    "SCF_BRIDGE__REDIS__URL",
+                    "redis://10.0.0.1:7000, redis://10.0.0.2:7000",
+                ),
+                ("SCF_BRIDGE__REDIS__ON_ERROR", "local"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.uses_redis());
+        assert_eq!(
+            s.redis.urls(),
+            ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]
+        );
+        assert_eq!(s.redis.on_error, RedisOnError::Local);
+
+        for (pairs, needle) in [
+            (
+                vec![("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis")],
+                "redis.url",
+            ),
+            (
+                vec![("SCF_BRIDGE__REDIS__RATE_LIMITS", "true")],
+                "redis.url",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                    ("SCF_BRIDGE__REDIS__URL", "http://redis:6379"),
+                ],
+                "redis.url",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                    ("SCF_BRIDGE__REDIS__URL", "redis://:hunter2@redis:6379"),
+                ],
+                "redis.password_file",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                    ("SCF_BRIDGE__REDIS__URL", "redis://redis:6379"),
+                    ("SCF_BRIDGE__REDIS__TIMEOUT_MS", "0"),
+                ],
+                "redis.timeout_ms",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                    ("SCF_BRIDGE__REDIS__URL", "redis://redis:6379"),
+                    ("SCF_BRIDGE__REDIS__RATE_LIMIT_SHARE", "1.5"),
+                ],
+                "redis.rate_limit_share",
+            ),
+            (
+                vec![("SCF_BRIDGE__AUTH__REPLAY_STORE", "disk")],
+                "replay_store",
+            ),
+        ] {
+            let err = Settings::load_with_env(None, env(&pairs)).unwrap_err();
+            let line = err.to_string();
+            assert!(line.contains(needle), "{pairs:?}: {line}");
+            assert!(!line.contains("hunter2"), "{line}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let err = Settings::load_with_env(None, env(&[("SCF_BRIDGE__UPSTREAM__ENDPIONT", "x")]))
             .unwrap_err();
