@@ -219,6 +219,9 @@ pub struct RedisSettings {
     pub username: Option<String>,
     /// A file holding the password, re-read when it changes.
     pub password_file: Option<PathBuf>,
+    /// PEM trust roots for `rediss://`, instead of the built-in webpki and
+    /// the system's roots.
+    pub ca_file: Option<PathBuf>,
     /// Prepended to every key the bridge writes.
     pub key_prefix: String,
     /// Longest a request waits on Redis before `on_error` applies.

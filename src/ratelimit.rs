@@ -7,8 +7,9 @@
 //! atomic in Redis and timed by Redis's own clock (`TIME`), so the
 //! replicas' clocks do not matter. Its rate is the documented 3.0 limit
 //! (docs/protocol.md, "3.0 rate limits"; `redis.action_limits` overrides)
-//! times `redis.rate_limit_share`; it holds a tenth of a second of tokens
-//! (at least one) as burst. A call that would have to wait longer than
+//! times `redis.rate_limit_share`; it holds a fiftieth of a second of
+//! tokens (at least one) as burst, so that delivery jitter on the way to SCF
+//! cannot bunch more than the share's headroom into one of SCF's seconds. A call that would have to wait longer than
 //! `redis.rate_limit_wait_ms` for its token takes none and is answered 4400
 //! (`throttle-budget`) at once; a shorter wait is reserved and slept.
 
@@ -104,7 +105,7 @@ impl ThrottleBudget {
         let per_sec = (f64::from(limit) * self.share).max(0.1);
         Pace {
             per_sec,
-            burst: ((per_sec / 10.0) as u32).max(1),
+            burst: ((per_sec / 50.0) as u32).max(1),
         }
     }
 
@@ -174,6 +175,7 @@ mod tests {
             url: "redis://127.0.0.1:1".into(),
             username: None,
             password_file: None,
+            ca_file: None,
             key_prefix: "p:".into(),
             timeout_ms: 50,
             connect_timeout_ms: 100,
@@ -188,18 +190,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn pace_is_the_documented_limit_times_the_share_with_a_tenth_of_a_second_burst() {
+    async fn pace_is_the_documented_limit_times_the_share_with_a_fiftieth_of_a_second_burst() {
         let s = settings();
         let budget = ThrottleBudget::new(SharedRedis::new(&s).unwrap(), &s);
         assert_eq!(
             budget.pace("Invoke"),
             Pace {
                 per_sec: 90.0,
-                burst: 9
+                burst: 1
             }
         );
         // Overridden, case-insensitively.
         assert_eq!(budget.pace("getfunctionlogs").per_sec, 45.0);
+        assert_eq!(budget.pace("InvokeFunction").burst, 180);
         assert_eq!(budget.pace("UpdateTrigger").burst, 1);
         assert_eq!(budget.pace("SomethingNew").per_sec, 18.0);
     }

@@ -128,8 +128,11 @@ pub struct SharedRedis {
     /// The last health check's verdict: `None` when Redis answered.
     problem: Mutex<Option<String>>,
     /// Set while this replica serves from its own state (`on_error = local`)
-    /// so the incident is logged once.
+    /// so the incident is logged once; cleared by the next command Redis
+    /// answers.
     degraded: AtomicBool,
+    /// Health checks in a row that timed out.
+    slow_checks: AtomicUsize,
 }
 
 impl SharedRedis {
@@ -150,6 +153,7 @@ impl SharedRedis {
             password: Mutex::new(password),
             problem: Mutex::new(Some("not checked yet".into())),
             degraded: AtomicBool::new(false),
+            slow_checks: AtomicUsize::new(0),
         });
         crate::metrics::redis_up(false);
         Ok(redis)
@@ -196,7 +200,15 @@ impl SharedRedis {
             Err(_) => Err(RedisFailure::Timeout),
         };
         match &result {
-            Ok(_) => crate::metrics::redis_call(op, started.elapsed()),
+            Ok(_) => {
+                crate::metrics::redis_call(op, started.elapsed());
+                // A read first: the flag is written only when an incident ends.
+                if self.degraded.load(Ordering::Relaxed)
+                    && self.degraded.swap(false, Ordering::Relaxed)
+                {
+                    tracing::info!(url = %self.settings.url, "redis answers again; shared state in use");
+                }
+            }
             Err(e) => crate::metrics::redis_error(e.kind()),
         }
         result
@@ -261,36 +273,53 @@ impl SharedRedis {
             }
         }
         let started = Instant::now();
-        let ping = match self.conn() {
-            Ok(mut conn) => {
-                let limit =
-                    Duration::from_millis(self.settings.connect_timeout_ms).max(self.timeout);
-                match tokio::time::timeout(
-                    limit,
-                    redis::cmd("PING").query_async::<String>(&mut conn),
-                )
-                .await
-                {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(RedisFailure::from_redis(&e)),
-                    Err(_) => Err(RedisFailure::Timeout),
-                }
-            }
-            Err(e) => Err(e),
-        };
+        let ping = self.ping_every_connection().await;
         match ping {
             Ok(()) => {
+                self.slow_checks.store(0, Ordering::Relaxed);
                 crate::metrics::redis_call("ping", started.elapsed());
                 self.set_problem(None);
             }
             Err(e) => {
                 crate::metrics::redis_error(e.kind());
-                if !matches!(e, RedisFailure::Timeout) {
+                // A slow answer alone keeps the connections; a frozen Redis
+                // (three checks in a row) gets fresh ones, which drops what
+                // the stuck ones still hold for requests long answered.
+                let slow = match e {
+                    RedisFailure::Timeout => self.slow_checks.fetch_add(1, Ordering::Relaxed) + 1,
+                    _ => 0,
+                };
+                if slow == 0 || slow >= 3 {
+                    self.slow_checks.store(0, Ordering::Relaxed);
                     self.remake();
                 }
                 self.set_problem(Some(e.to_string()));
             }
         }
+    }
+
+    /// PING each connection of the pool (so each is connected before a
+    /// request needs it), within the connect timeout as it may connect.
+    async fn ping_every_connection(&self) -> Result<(), RedisFailure> {
+        let conns: Vec<Conn> = match &*self.conns.load() {
+            Conns::Single(pool) => pool.iter().cloned().map(Conn::Single).collect(),
+            Conns::Cluster(Some(c)) => vec![Conn::Cluster(c.clone())],
+            Conns::Cluster(None) => {
+                return Err(RedisFailure::NotConnected(
+                    "the cluster has not been joined yet".into(),
+                ))
+            }
+        };
+        let limit = Duration::from_millis(self.settings.connect_timeout_ms).max(self.timeout);
+        for mut conn in conns {
+            let ping = redis::cmd("PING");
+            match tokio::time::timeout(limit, ping.query_async::<String>(&mut conn)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(RedisFailure::from_redis(&e)),
+                Err(_) => return Err(RedisFailure::Timeout),
+            }
+        }
+        Ok(())
     }
 
     fn set_problem(&self, problem: Option<String>) {
@@ -299,10 +328,7 @@ impl SharedRedis {
             return;
         }
         match &problem {
-            None => {
-                tracing::info!(url = %self.settings.url, "redis answers");
-                self.degraded.store(false, Ordering::Relaxed);
-            }
+            None => tracing::info!(url = %self.settings.url, "redis answers"),
             Some(why) => tracing::error!(
                 url = %self.settings.url,
                 on_error = ?self.settings.on_error,
@@ -388,9 +414,15 @@ fn connect_lazily(settings: &RedisSettings, password: Option<&Secret>) -> Result
         redis_info = redis_info.set_password(pw.expose());
     }
     info = info.set_redis_settings(redis_info);
-    let client =
-        redis::Client::open(info).map_err(|e| format!("invalid configuration: redis.url: {e}"))?;
+    let client = match tls_roots(settings)? {
+        Some(certs) => redis::Client::build_with_tls(info, certs),
+        None => redis::Client::open(info),
+    }
+    .map_err(|e| format!("invalid configuration: redis.url: {e}"))?;
+    // No response timeout of the library's own (its default is 500 ms):
+    // `redis.timeout_ms` bounds every command from outside.
     let config = ConnectionManagerConfig::new()
+        .set_response_timeout(None)
         .set_connection_timeout(Some(Duration::from_millis(settings.connect_timeout_ms)))
         .set_min_delay(Duration::from_millis(50))
         .set_max_delay(Duration::from_secs(1))
@@ -402,18 +434,40 @@ fn connect_lazily(settings: &RedisSettings, password: Option<&Secret>) -> Result
     Ok(Conns::Single(pool))
 }
 
+/// The trust roots of `redis.ca_file`, when set.
+fn tls_roots(settings: &RedisSettings) -> Result<Option<redis::TlsCertificates>, String> {
+    let Some(path) = &settings.ca_file else {
+        return Ok(None);
+    };
+    let pem = std::fs::read(path).map_err(|e| {
+        format!(
+            "invalid configuration: redis.ca_file: cannot read {}: {e}",
+            path.display()
+        )
+    })?;
+    Ok(Some(redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    }))
+}
+
 fn cluster_client(
     settings: &RedisSettings,
     password: Option<&Secret>,
 ) -> Result<redis::cluster::ClusterClient, String> {
     let mut builder = redis::cluster::ClusterClientBuilder::new(settings.urls())
         .connection_timeout(Duration::from_millis(settings.connect_timeout_ms))
-        .response_timeout(Duration::from_millis(settings.timeout_ms));
+        .response_timeout(Duration::from_millis(
+            settings.timeout_ms.max(settings.connect_timeout_ms),
+        ));
     if let Some(user) = &settings.username {
         builder = builder.username(user);
     }
     if let Some(pw) = password {
         builder = builder.password(pw.expose());
+    }
+    if let Some(certs) = tls_roots(settings)? {
+        builder = builder.certs(certs);
     }
     builder
         .build()

@@ -81,7 +81,7 @@ KNOWN_KEYS = {
              "reload_interval_ms", "replay_store"},
     "log": {"filter", "format"},
     "metrics": {"function_label"},
-    "redis": {"url", "username", "password_file", "key_prefix", "timeout_ms",
+    "redis": {"url", "username", "password_file", "ca_file", "key_prefix", "timeout_ms",
               "connect_timeout_ms", "pool_size", "on_error", "expiry_margin_secs",
               "rate_limits", "rate_limit_share", "rate_limit_wait_ms", "action_limits"},
 }

@@ -161,6 +161,7 @@ mod tests {
             url: "redis://127.0.0.1:1".into(),
             username: None,
             password_file: None,
+            ca_file: None,
             key_prefix: "p:".into(),
             timeout_ms: 50,
             connect_timeout_ms: 100,

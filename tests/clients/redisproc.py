@@ -41,20 +41,22 @@ def _env() -> dict[str, str]:
 
 
 class RedisServer:
-    """One redis-server on 127.0.0.1:<port>; `password` sets requirepass."""
+    """One redis-server on 127.0.0.1:<port>; `password` sets requirepass; `pki` serves
+    TLS only (rediss://) with that certificate."""
 
-    def __init__(self, password: str | None = None):
+    def __init__(self, password: str | None = None, pki: scfkit.Pki | None = None):
         self.binary = redis_server_binary()
         self.cli_binary = self.binary.parent / "redis-cli"
         self.port = scfkit.free_port()
         self.password = password
+        self.pki = pki
         self._dir = tempfile.TemporaryDirectory(prefix="scf-redis-")
         self.proc: subprocess.Popen | None = None
         self.start()
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
+        return f"{'rediss' if self.pki else 'redis'}://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         argv = [
@@ -63,6 +65,11 @@ class RedisServer:
         ]
         if self.password is not None:
             argv += ["--requirepass", self.password]
+        if self.pki is not None:
+            argv[argv.index("--port") + 1] = "0"
+            argv += ["--tls-port", str(self.port), "--tls-cert-file", self.pki.cert_file,
+                     "--tls-key-file", self.pki.key_file, "--tls-ca-cert-file", self.pki.ca_file,
+                     "--tls-auth-clients", "no"]
         self._log = open(Path(self._dir.name) / "redis.log", "ab")
         self.proc = subprocess.Popen(argv, env=_env(), stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log)
         deadline = time.monotonic() + 20
@@ -87,6 +94,8 @@ class RedisServer:
 
     def cli(self, *args: str) -> str:
         argv = [str(self.cli_binary), "-h", "127.0.0.1", "-p", str(self.port)]
+        if self.pki is not None:
+            argv += ["--tls", "--cacert", self.pki.ca_file]
         env = _env()
         if self.password is not None:
             env["REDISCLI_AUTH"] = self.password
@@ -120,4 +129,73 @@ class RedisServer:
 
     def close(self) -> None:
         self.stop()
+        self._dir.cleanup()
+
+
+def cluster_port() -> int:
+    """A free port whose cluster-bus port (+10000) is free too, so below 55536."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 30000)
+        try:
+            for p in (port, port + 10000):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+    pytest.fail("no free port pair for a cluster node", pytrace=False)
+
+
+class RedisCluster:
+    """A three-master Redis Cluster (no replicas) on free loopback ports."""
+
+    def __init__(self):
+        self.binary = redis_server_binary()
+        self.cli_binary = self.binary.parent / "redis-cli"
+        self._dir = tempfile.TemporaryDirectory(prefix="scf-redis-cluster-")
+        self.ports = [cluster_port() for _ in range(3)]
+        self.procs = []
+        for port in self.ports:
+            d = Path(self._dir.name) / str(port)
+            d.mkdir()
+            log = open(d / "redis.log", "ab")
+            self.procs.append(subprocess.Popen(
+                [str(self.binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", str(d), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+                env=_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log))
+            log.close()
+        deadline = time.monotonic() + 20
+        for port in self.ports:
+            while self.cli(port, "PING") != "PONG":
+                if time.monotonic() > deadline:
+                    pytest.fail(f"cluster node {port} does not answer PING", pytrace=False)
+                time.sleep(0.05)
+        out = subprocess.run(
+            [str(self.cli_binary), "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports), "--cluster-yes"],
+            capture_output=True, text=True, env=_env(), timeout=60)
+        if out.returncode != 0:
+            pytest.fail(f"redis-cli --cluster create failed:\n{out.stdout}\n{out.stderr}", pytrace=False)
+        while "cluster_state:ok" not in self.cli(self.ports[0], "CLUSTER", "INFO"):
+            if time.monotonic() > deadline + 20:
+                pytest.fail("the cluster never reached cluster_state:ok", pytrace=False)
+            time.sleep(0.1)
+
+    @property
+    def url(self) -> str:
+        return ",".join(f"redis://127.0.0.1:{p}" for p in self.ports)
+
+    def cli(self, port: int, *args: str) -> str:
+        proc = subprocess.run([str(self.cli_binary), "-h", "127.0.0.1", "-p", str(port), *args],
+                              capture_output=True, text=True, env=_env(), timeout=30)
+        return proc.stdout.strip()
+
+    def keys(self, pattern: str) -> list[str]:
+        return [k for p in self.ports for k in self.cli(p, "--scan", "--pattern", pattern).splitlines() if k]
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait(timeout=10)
         self._dir.cleanup()

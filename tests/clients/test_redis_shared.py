@@ -8,9 +8,9 @@ with SIGSTOP while requests are in flight."""
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import json
-import tempfile
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import scfkit
-from redisproc import RedisServer
+from redisproc import RedisCluster, RedisServer
 from scfkit import BRIDGE_SECRET_ID, BRIDGE_SECRET_KEY, LEGACY_SECRET_ID, LEGACY_SECRET_KEY, MockUpstream, toml_str
 
 PREFIX = "scf-bridge-test:"
@@ -51,7 +51,9 @@ def start_replica(
     password_file: str | None = None,
     extra_redis: str = "",
     auth: bool = True,
-    timeout_ms: int = 50,
+    # Generous where the test is not about Redis being slow: on a loaded machine a
+    # debug build may take longer than the production default (50 ms).
+    timeout_ms: int = 2000,
 ) -> scfkit.ManagedProcess:
     port, admin = scfkit.free_port(), scfkit.free_port()
     hosts = ", ".join(toml_str(h) for h in ("scf.api.qcloud.com", *signing_hosts))
@@ -399,26 +401,28 @@ LIMIT_PER_SEC = 100
 
 
 class RateLimitedUpstream(MockUpstream):
-    """The mock 3.0 endpoint with SCF's Invoke limit: more than LIMIT_PER_SEC calls in any
-    one-second window are answered RequestLimitExceeded (and not run)."""
+    """The mock 3.0 endpoint with SCF's Invoke limit, modelled as the emulator models it:
+    a token bucket holding one second of requests (LIMIT_PER_SEC), refilled continuously;
+    a call that finds it empty is answered RequestLimitExceeded and not run."""
 
     def __init__(self):
         super().__init__()
-        self.accepted: collections.deque[float] = collections.deque()
+        self.tokens = float(LIMIT_PER_SEC)
+        self.last = time.monotonic()
         self.run_times: list[float] = []
         self.limited = 0
         self._rate_lock = threading.Lock()
         self.answer = self._limited
 
     def _limited(self, rec):
-        now = time.monotonic()
         with self._rate_lock:
-            while self.accepted and self.accepted[0] <= now - 1.0:
-                self.accepted.popleft()
-            if len(self.accepted) >= LIMIT_PER_SEC:
+            now = time.monotonic()
+            self.tokens = min(LIMIT_PER_SEC, self.tokens + (now - self.last) * LIMIT_PER_SEC)
+            self.last = now
+            if self.tokens < 1.0:
                 self.limited += 1
-                return scfkit.v3_error("RequestLimitExceeded", "mock: over 100 calls in one second")
-            self.accepted.append(now)
+                return scfkit.v3_error("RequestLimitExceeded", "mock: over the Invoke limit")
+            self.tokens -= 1.0
             self.run_times.append(now)
         return scfkit.v3_result(FunctionRequestId="f", RetMsg="", ErrMsg="", Log="", MemUsage=0, Duration=0,
                                 BillDuration=0, InvokeResult=0)
@@ -435,45 +439,90 @@ def test_three_replicas_share_one_throttle_budget_below_the_upstream_limit(redis
         for proc in three:
             wait_until(lambda: ready(proc), what="replica ready")
         seconds, offered_rate = 3.0, 300
-        outcomes: list[tuple[int, str | None]] = []
-        lock = threading.Lock()
-
-        def one(i: int):
-            proc = three[i % 3]
-            params = {"Action": "InvokeFunction", "functionName": "hello", "invokeType": "Event",
-                      "Nonce": str(i), "Timestamp": str(int(time.time()))}
-            ans = scfkit.legacy_http(proc.host_port, params)
-            with lock:
-                outcomes.append((code(ans), ans.headers.get("x-scf-bridge-error")))
-
-        started = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(max_workers=64) as pool:
-            for i in range(int(seconds * offered_rate)):
-                # Paced submission: ~300 a second across the three replicas.
-                delay = started + i / offered_rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                pool.submit(one, i)
+        job = {"targets": [p.host_port for p in three], "count": int(seconds * offered_rate),
+               "rate": offered_rate,
+               "params": {"Action": "InvokeFunction", "functionName": "hello", "invokeType": "Event"}}
+        run = subprocess.run([sys.executable, str(scfkit.HERE / "legacy_load.py")], input=json.dumps(job),
+                             capture_output=True, text=True, timeout=120, env=scfkit.clean_env())
+        assert run.returncode == 0, run.stderr
+        report = json.loads(run.stdout)
+        outcomes = [tuple(o[:2]) for o in report["outcomes"]]
+        unexpected = [o for o in report["outcomes"] if o[0] != 0 and o[1] != "throttle-budget"]
         assert len(outcomes) == int(seconds * offered_rate)
         passed = [o for o in outcomes if o[0] == 0]
         refused = [o for o in outcomes if o[0] != 0]
         # Nothing came back from SCF's own limiter; every refusal is the bridges' budget.
         assert upstream.limited == 0, f"{upstream.limited} RequestLimitExceeded from the upstream"
-        assert all(o == (4400, "throttle-budget") for o in refused), collections.Counter(refused)
+        assert not unexpected, unexpected[:5]
         assert len(passed) == len(upstream.run_times)
-        # At most the limit in any one-second window at the upstream.
-        times = upstream.run_times
-        j = 0
-        for i, t in enumerate(times):
-            while times[j] <= t - 1.0:
-                j += 1
-            assert i - j + 1 <= LIMIT_PER_SEC
+        # Within the limit over the run as a whole (a bucket of one second's requests on top).
+        span = upstream.run_times[-1] - upstream.run_times[0]
+        assert len(passed) <= LIMIT_PER_SEC * span + LIMIT_PER_SEC, (len(passed), span)
         assert refused, "300/s offered against a 90/s budget must refuse some"
         waited = sum(metric(p, "scf_bridge_throttle_wait_seconds_count") for p in three)
         refused_metric = sum(metric(p, "scf_bridge_throttle_refused_total") for p in three)
         assert refused_metric == len(refused)
-        assert waited >= 0
-        print(f"offered {len(outcomes)} in {time.monotonic() - started:.1f}s, passed {len(passed)}, "
-              f"refused {len(refused)}, waited {waited:.0f}")
+        assert waited > 0, "with the bucket saturated, granted calls wait for their token"
+        print(f"offered {len(outcomes)} in {report['seconds']:.1f}s, passed {len(passed)} "
+              f"({len(passed) / span:.0f}/s at the upstream), refused {len(refused)}, waited {waited:.0f}")
     finally:
         upstream.close()
+
+
+# --------------------------------------------------------------------------- rediss:// (TLS)
+
+
+def test_replicas_share_a_redis_over_tls_verified_against_redis_ca_file(mock, replicas, tmp_path: Path):
+    pki = scfkit.make_pki(str(tmp_path), names=("localhost",), ips=("127.0.0.1",))
+    server = RedisServer(pki=pki)
+    try:
+        assert server.url.startswith("rediss://")
+        two = [replicas(mock, redis_url=server.url, extra_redis=f"ca_file = {toml_str(pki.ca_file)}")
+               for _ in range(2)]
+        for proc in two:
+            wait_until(lambda: ready(proc), what="replica ready over TLS")
+        params = scfkit.legacy_params({"functionName": "hello"}, host=two[0].host_port)
+        assert code(scfkit.legacy_http(two[0].host_port, params)) == 0
+        # The same request at the other replica: refused through the shared, encrypted store.
+        params_b = scfkit.legacy_params({"functionName": "hello", "Nonce": params["Nonce"],
+                                         "Timestamp": params["Timestamp"]}, host=two[1].host_port)
+        assert code(scfkit.legacy_http(two[1].host_port, params_b)) == 4500
+        assert len(server.keys(PREFIX + "r:*")) == 1
+        # Without the CA the certificate is not trusted: not ready, nothing sent.
+        mock.take()
+        untrusting = replicas(mock, redis_url=server.url)
+        def refuses_tls():
+            status, body = admin_get(untrusting, "/ready")
+            return status == 503 and "redis" in body and body
+        wait_until(refuses_tls, what="/ready refusing an untrusted Redis certificate")
+        assert code(invoke(untrusting)) == 4400
+        assert mock.take() == []
+    finally:
+        server.close()
+
+
+# --------------------------------------------------------------------------- Redis Cluster
+
+
+def test_replicas_share_the_replay_memory_and_budget_through_a_redis_cluster(mock, replicas, legacy_capture):
+    cluster = RedisCluster()
+    try:
+        two = [replicas(mock, redis_url=cluster.url, signing_hosts=(legacy_capture.host_port,),
+                        extra_redis="rate_limits = true") for _ in range(2)]
+        for proc in two:
+            wait_until(lambda: ready(proc), what="replica ready on the cluster")
+        target = sdk_request_captured(legacy_capture)
+        first, again = replay(two[0], target), replay(two[1], target)
+        assert code(first) == 0, first.body
+        assert code(again) == 4500, again.body
+        # Fresh requests spread their keys over the cluster's nodes.
+        for i in range(30):
+            assert code(invoke(two[i % 2])) == 0
+        keys = cluster.keys(PREFIX + "r:*")
+        assert len(keys) == 31
+        assert sum(1 for p in cluster.ports if cluster.cli(p, "--scan", "--pattern", PREFIX + "r:*")) >= 2
+        # The throttle bucket lives in the cluster too.
+        assert len(cluster.keys(PREFIX + "rl:*")) == 1
+        assert len(mock.take()) == 31
+    finally:
+        cluster.close()
