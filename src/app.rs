@@ -18,10 +18,10 @@ use crate::auth::{AuthMode, ClientSet, ReplayMemory, SharedReplay, UpstreamIdent
 use crate::config::{Endpoint, Settings};
 use crate::credentials::{KeyPair, Swappable};
 use crate::emulator::{self, EmulatorConfig};
-use crate::pipeline::{system_clock, Bridge, Clock};
 use crate::server::{self, Frontend, Limits};
 use crate::tls::{self, CertFiles, TlsConfigCell};
 use crate::upstream::Upstream;
+use crate::walk::{system_clock, Bridge, Clock};
 
 /// Start-up failures, each one line for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -147,14 +147,19 @@ pub async fn start_with(
         }
         Some(cell) => {
             tokio::spawn(clients::watch(source.clone(), cell.clone(), reload_every));
-            let replay = ReplayMemory::new(settings.replay_capacity(), settings.auth.max_skew_secs);
+            let replay = ReplayMemory::new(settings.replay_capacity(), settings.auth.max_skew_secs)
+                .with_client_share(settings.auth.replay_client_share_percent);
             crate::metrics::replay_fill(0, replay.capacity());
-            Some(Verifier {
+            // The memory starts empty: requests signed before this start
+            // (less the grace) may have been accepted by the previous run.
+            let started = (options.clock)();
+            Some(Arc::new(Verifier {
                 clients: cell,
                 signing_hosts: settings.auth.signing_hosts.clone(),
                 max_skew_secs: settings.auth.max_skew_secs,
                 replay,
-            })
+                not_before: Some(started.saturating_sub(settings.auth.restart_grace_secs)),
+            }))
         }
     };
 
@@ -214,7 +219,7 @@ pub async fn start_with(
     let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(false);
     let frontend = Arc::new(Frontend {
         bridge: Bridge {
-            upstream,
+            upstream: Arc::new(upstream),
             default_region: settings.upstream.region.clone(),
             credentials: credentials.clone(),
             verifier,
@@ -222,10 +227,12 @@ pub async fn start_with(
             budget,
             mode: settings.upstream.mode,
             clock: options.clock,
+            gate: crate::gate::GateLimits::from_settings(&settings.server),
         },
-        limits: Limits::new(
+        limits: Limits::with_connections(
             settings.server.max_in_flight,
             settings.server.max_buffered_bytes,
+            settings.server.max_connections,
         ),
         settings: settings.server.clone(),
         deadline: deadline_rx,
@@ -274,6 +281,7 @@ pub async fn start_with(
     }
 
     let reloader = Arc::new(Reloader {
+        running: settings.clone(),
         config_file: options.config_file,
         credentials,
         source,
@@ -379,6 +387,8 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 /// key directories are also watched on their own. A configuration that does
 /// not validate changes nothing.
 pub struct Reloader {
+    /// The settings the process started with: what a reload cannot change.
+    running: Settings,
     config_file: Option<PathBuf>,
     credentials: Arc<Swappable<Option<KeyPair>>>,
     source: Arc<Swappable<ClientSource>>,
@@ -401,6 +411,13 @@ impl Reloader {
 
     fn try_reload(&self) -> Result<(), String> {
         let settings = Settings::load(self.config_file.as_deref()).map_err(|e| e.to_string())?;
+        let unapplied = crate::config::restart_only_changes(&self.running, &settings);
+        if !unapplied.is_empty() {
+            tracing::warn!(
+                settings = %unapplied.join(", "),
+                "reload: these changed settings need a restart and are not applied"
+            );
+        }
         let source = client_source(&settings);
         if let Some(cell) = &self.clients {
             // Load before storing anything, so a bad set changes nothing.

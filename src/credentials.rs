@@ -5,13 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::config::{CredentialSettings, Secret};
 
-/// A Tencent Cloud key pair, with an optional temporary-credential token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeyPair {
-    pub secret_id: String,
-    pub secret_key: Secret,
-    pub token: Option<Secret>,
-}
+pub use crate::types::KeyPair;
 
 impl KeyPair {
     pub fn from_settings(c: &CredentialSettings) -> Option<KeyPair> {

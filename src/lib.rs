@@ -8,13 +8,14 @@
 //! - the shell: [`config`] (settings), [`credentials`] (swappable key pairs),
 //!   [`logging`] (tracing set-up), [`access_log`] (one line per request), [`admin`] (probes, metrics, log level),
 //!   [`auth`] (verification, replay memory, client keys), [`tls`] (certificates),
-//!   [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
+//!   [`gate`] (bounded work before authentication), [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
 //!   [`server`] (the legacy listener), [`app`] (assembly), [`emulator`]
 //!   (an SCF 3.0 emulator), [`redis_conn`] (the Redis the replicas share) and
 //!   [`ratelimit`] (the shared throttle budget).
 #![forbid(unsafe_code)]
 
 pub mod access_log;
+pub mod actions;
 pub mod admin;
 pub mod app;
 pub mod auth;
@@ -22,14 +23,17 @@ pub mod config;
 pub mod credentials;
 pub mod emulator;
 pub mod error;
+pub mod gate;
 pub mod legacy;
 pub mod logging;
 pub mod metrics;
-pub mod pipeline;
 pub mod ratelimit;
 pub mod redis_conn;
 pub mod scf3;
 pub mod server;
+pub mod testing;
 pub mod tls;
 pub mod translate;
+pub mod types;
 pub mod upstream;
+pub mod walk;

@@ -57,7 +57,32 @@ fn main() -> ExitCode {
     let log = scf_bridge::logging::init(&settings);
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
+            // The effective mode, which the file may leave unset.
+            let mode = settings.auth_mode();
+            println!(
+                "# effective auth.mode = \"{}\"",
+                match mode {
+                    scf_bridge::auth::AuthMode::Verify => "verify",
+                    scf_bridge::auth::AuthMode::None => "none",
+                }
+            );
             print!("{}", settings.to_redacted_toml());
+            if mode == scf_bridge::auth::AuthMode::Verify {
+                // The clients (inline, key files, auth.clients_dir) must load
+                // as the server would load them.
+                let source = scf_bridge::auth::clients::ClientSource {
+                    entries: settings.auth.clients.clone(),
+                    dir: settings.auth.clients_dir.clone(),
+                    dir_upstream: settings.auth.clients_dir_upstream,
+                };
+                match source.load() {
+                    Ok(set) => eprintln!("scf-bridge: {} legacy client(s) load", set.len()),
+                    Err(e) => {
+                        eprintln!("scf-bridge: invalid configuration: auth.clients: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             eprintln!("scf-bridge: configuration is valid");
             ExitCode::SUCCESS
         }

@@ -141,6 +141,58 @@ fn zero_float() -> Number {
     Number::from_f64(0.0).expect("0.0 is finite")
 }
 
+/// Legacy `version` → 3.0 `Qualifier`: the legacy `LATEST` is 3.0's
+/// `$LATEST`; numbered versions and `$…` names pass as sent
+/// (docs/protocol.md, "namespace and version").
+pub fn qualifier(version: &str) -> &str {
+    if version == "LATEST" {
+        "$LATEST"
+    } else {
+        version
+    }
+}
+
+/// Whether a legacy `version` names the latest code (absent, `LATEST` or
+/// `$LATEST`).
+pub fn is_latest(version: Option<&str>) -> bool {
+    matches!(version, None | Some("LATEST" | "$LATEST"))
+}
+
+/// 3.0 `FunctionVersion` → legacy `version`: `$LATEST` is `LATEST`.
+pub fn legacy_version(version: &str) -> &str {
+    version.strip_prefix('$').unwrap_or(version)
+}
+
+/// A 3.0 `"YYYY-MM-DD HH:MM:SS"` time as legacy clients read it: the same
+/// text, without the stray surrounding spaces 3.0 sometimes adds.
+pub fn legacy_time(time: &str) -> &str {
+    time.trim()
+}
+
+/// A 3.0 JSON value with every object key lower-camel-cased, recursively
+/// (`NamespacesCount` → `namespacesCount`): the convention of legacy
+/// `data` objects.
+pub fn lower_camel_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (lower_camel(&k), lower_camel_keys(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(lower_camel_keys).collect()),
+        other => other,
+    }
+}
+
+/// `FunctionName` → `functionName`: the first character lower-cased.
+pub fn lower_camel(key: &str) -> String {
+    let mut chars = key.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// The one 3.0 → legacy error-code table, most specific rule first.
 /// `codeDesc` is always the 3.0 code itself; only `code` comes from here.
 pub fn legacy_code_for(code: &str) -> i64 {
@@ -350,6 +402,34 @@ mod tests {
         );
         assert_eq!(t.answer.data, None);
         assert_eq!(t.scf_error.as_deref(), Some("ResourceNotFound.Function"));
+    }
+
+    #[test]
+    fn latest_is_dollar_latest_in_3_0_and_back() {
+        assert_eq!(qualifier("LATEST"), "$LATEST");
+        assert_eq!(qualifier("$LATEST"), "$LATEST");
+        assert_eq!(qualifier("3"), "3");
+        assert_eq!(legacy_version("$LATEST"), "LATEST");
+        assert_eq!(legacy_version("2"), "2");
+        assert!(is_latest(None) && is_latest(Some("LATEST")) && is_latest(Some("$LATEST")));
+        assert!(!is_latest(Some("1")));
+    }
+
+    #[test]
+    fn keys_are_lower_camel_cased_recursively_and_values_kept() {
+        let v = serde_json::json!({"NamespacesCount": 1, "Namespace": [{"FunctionsCount": 2,
+            "Trigger": {"Cos": 10, "Timer": 5}, "Name": "Default"}]});
+        assert_eq!(
+            lower_camel_keys(v),
+            serde_json::json!({"namespacesCount": 1, "namespace": [{"functionsCount": 2,
+                "trigger": {"cos": 10, "timer": 5}, "name": "Default"}]})
+        );
+        assert_eq!(lower_camel(""), "");
+    }
+
+    #[test]
+    fn times_pass_through_trimmed() {
+        assert_eq!(legacy_time(" 2024-12-20 11:27:07"), "2024-12-20 11:27:07");
     }
 
     /// One row per rule of the table, most specific first.

@@ -377,7 +377,15 @@ fn the_default_becomes_verify_off_loopback() {
 #[tokio::test]
 async fn a_full_replay_memory_refuses_instead_of_forgetting() {
     let up = mock_upstream(RESULT).await;
-    let addr = verifying_bridge(up.addr, &[("SCF_BRIDGE__AUTH__REPLAY_CAPACITY", "2")]).await;
+    // One client may fill the whole memory here (its share is 100%).
+    let addr = verifying_bridge(
+        up.addr,
+        &[
+            ("SCF_BRIDGE__AUTH__REPLAY_CAPACITY", "2"),
+            ("SCF_BRIDGE__AUTH__REPLAY_CLIENT_SHARE_PERCENT", "100"),
+        ],
+    )
+    .await;
     let host = addr.to_string();
     let q: Vec<String> = (0..3)
         .map(|_| {
@@ -408,4 +416,39 @@ async fn a_full_replay_memory_refuses_instead_of_forgetting() {
         .json();
     assert_eq!(v["code"], 4500, "{v}");
     assert_eq!(up.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn an_unsigned_at_value_in_a_post_is_4100_and_never_reaches_upstream() {
+    let up = mock_upstream(RESULT).await;
+    let addr = verifying_bridge(up.addr, &[]).await;
+    let host = addr.to_string();
+    let sha1 = SignatureMethod::HmacSha1;
+    // Signed without `namespace` (the legacy rule leaves `@` values out of
+    // the string to sign), then sent with it: the signature still verifies.
+    let b = signed_query("POST", &host, CALLER_ID, CALLER_KEY, sha1, now(), &[]);
+    let b = format!("{b}&namespace=%40evil");
+    let a = support::post_form(addr, &b).await;
+    let v = a.json();
+    assert_eq!(v["code"], 4100, "{v}");
+    assert_eq!(v["codeDesc"], "AuthFailure.SignatureFailure", "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("`namespace`"),
+        "{v}"
+    );
+    assert_eq!(up.requests().len(), 0, "nothing reached upstream");
+    // The same value in a GET is signed like any other.
+    let q = signed_query(
+        "GET",
+        &host,
+        CALLER_ID,
+        CALLER_KEY,
+        sha1,
+        now(),
+        &[("namespace", "@fine")],
+    );
+    let v = support::get(addr, &format!("/v2/index.php?{q}"))
+        .await
+        .json();
+    assert_eq!(v["code"], 0, "{v}");
 }

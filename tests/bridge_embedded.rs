@@ -174,10 +174,10 @@ async fn caller_mistakes_get_legacy_errors_marked_as_the_bridge_s() {
             "Action",
         ),
         (
-            form(&[("Action", "ListFunctions")]),
+            form(&[("Action", "GetMonitorData")]),
             4000,
             "InvalidAction",
-            "ListFunctions",
+            "supported actions are InvokeFunction, ListFunctions",
         ),
         (
             form(&[

@@ -43,6 +43,10 @@ pub struct Verifier {
     pub signing_hosts: Vec<String>,
     pub max_skew_secs: u64,
     pub replay: ReplayMemory,
+    /// Timestamps before this are refused: the process's start less
+    /// `auth.restart_grace_secs`, since the replay memory of the previous
+    /// run is gone (memory mode). `None`: no such floor.
+    pub not_before: Option<u64>,
 }
 
 /// A request whose signature and timestamp are good, before the replay check.
@@ -56,8 +60,8 @@ pub struct Authenticated {
 }
 
 impl Verifier {
-    /// Verify one request. `host` is the request's `Host` header, tried
-    /// first, then each configured signing host.
+    /// Verify one request at the fixed time `now` (tests, fuzzing); see
+    /// [`Verifier::verify_with_clock`].
     pub fn verify(
         &self,
         http_method: &str,
@@ -66,20 +70,39 @@ impl Verifier {
         common: &CommonParams,
         now: u64,
     ) -> Result<Signer, BridgeError> {
-        let checked = self.authenticate(http_method, host, params, common, now)?;
+        self.verify_with_clock(http_method, host, params, common, &|| now)
+    }
+
+    /// Verify one request. `host` is the request's `Host` header, tried
+    /// first, then each configured signing host. `clock` is read once
+    /// before the signature is computed (to refuse a stale request
+    /// cheaply) and once more at the replay check: that second reading
+    /// decides both the time window and the replay memory, so a request
+    /// that spent long in decoding or hashing cannot pass the window with
+    /// an old reading after its entry was forgotten.
+    pub fn verify_with_clock(
+        &self,
+        http_method: &str,
+        host: Option<&str>,
+        params: &Params,
+        common: &CommonParams,
+        clock: &dyn Fn() -> u64,
+    ) -> Result<Signer, BridgeError> {
+        let (checked, now) = self.authenticate(http_method, host, params, common, clock)?;
         self.remember_locally(&checked, now)?;
         Ok(checked.signer)
     }
 
-    /// Everything [`Verifier::verify`] checks except the replay memory.
+    /// Everything [`Verifier::verify_with_clock`] checks except the replay
+    /// memory; also the deciding clock reading the replay check must use.
     pub fn authenticate(
         &self,
         http_method: &str,
         host: Option<&str>,
         params: &Params,
         common: &CommonParams,
-        now: u64,
-    ) -> Result<Authenticated, BridgeError> {
+        clock: &dyn Fn() -> u64,
+    ) -> Result<(Authenticated, u64), BridgeError> {
         let missing = |name: &str| {
             BridgeError::new(
                 ErrorKind::SignatureFailure,
@@ -97,15 +120,7 @@ impl Verifier {
         let timestamp = common.timestamp.ok_or_else(|| missing("Timestamp"))?;
         let nonce = common.nonce.ok_or_else(|| missing("Nonce"))?;
 
-        if timestamp.abs_diff(now) > self.max_skew_secs {
-            return Err(BridgeError::new(
-                ErrorKind::SignatureExpire,
-                format!(
-                    "Timestamp {timestamp} is more than {} s away from the bridge's clock ({now})",
-                    self.max_skew_secs
-                ),
-            ));
-        }
+        self.check_time(timestamp, clock())?;
         let clients = self.clients.load();
         let client = clients.get(secret_id).ok_or_else(|| {
             BridgeError::new(
@@ -126,19 +141,20 @@ impl Verifier {
             .chain(self.signing_hosts.iter().map(String::as_str))
             .any(|h| signature::verify_streamed(key, method, &to_sign, h, LEGACY_PATH, sig));
         if !verified {
+            // Neither the Host nor the configured signing hosts are named:
+            // an unauthenticated caller learns nothing of the configuration.
             return Err(BridgeError::new(
                 ErrorKind::SignatureFailure,
                 format!(
-                    "the {} signature does not match for SecretId `{}` (hosts tried: {})",
+                    "the {} signature does not match for SecretId `{}`",
                     method.as_str(),
                     shorten(secret_id),
-                    host.into_iter()
-                        .chain(self.signing_hosts.iter().map(String::as_str))
-                        .collect::<Vec<_>>()
-                        .join(", ")
                 ),
             ));
         }
+        // The reading that decides: the window and the memory agree on it.
+        let now = clock();
+        self.check_time(timestamp, now)?;
         let signer = match client.upstream {
             UpstreamIdentity::Bridge => Signer::Bridge,
             UpstreamIdentity::Caller => Signer::Caller(KeyPair {
@@ -147,16 +163,18 @@ impl Verifier {
                 token: common.token.clone().map(crate::config::Secret::new),
             }),
         };
-        Ok(Authenticated {
+        let checked = Authenticated {
             secret_id: secret_id.to_owned(),
             nonce,
             timestamp,
             key: client.secret_key.clone(),
             signer,
-        })
+        };
+        Ok((checked, now))
     }
 
-    /// The replay check against this replica's own memory.
+    /// The replay check against this replica's own memory, at the deciding
+    /// reading `now`.
     pub fn remember_locally(&self, a: &Authenticated, now: u64) -> Result<(), BridgeError> {
         match self
             .replay
@@ -188,6 +206,32 @@ pub fn replay_error(a: &Authenticated) -> BridgeError {
             a.nonce, a.timestamp
         ),
     )
+}
+
+impl Verifier {
+    /// The time window, and the floor a restart sets.
+    fn check_time(&self, timestamp: u64, now: u64) -> Result<(), BridgeError> {
+        if timestamp.abs_diff(now) > self.max_skew_secs {
+            return Err(BridgeError::new(
+                ErrorKind::SignatureExpire,
+                format!(
+                    "Timestamp {timestamp} is more than {} s away from the bridge's clock ({now})",
+                    self.max_skew_secs
+                ),
+            ));
+        }
+        if let Some(floor) = self.not_before.filter(|f| timestamp < *f) {
+            return Err(BridgeError::new(
+                ErrorKind::SignatureExpire,
+                format!(
+                    "Timestamp {timestamp} is before the bridge started ({floor}, \
+                     auth.restart_grace_secs): a request signed before a restart is not \
+                     accepted, as the replay memory of the previous run is gone"
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// A SecretId is not a secret, but cap what an unknown caller can make us log.

@@ -20,11 +20,9 @@ use std::sync::Arc;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::{replay_error, Authenticated, Signer, Verifier};
+use super::{replay_error, Authenticated, Verifier};
 use crate::config::RedisOnError;
 use crate::error::{BridgeError, ErrorKind};
-use crate::legacy::decode::Params;
-use crate::legacy::request::CommonParams;
 use crate::redis_conn::{RedisFailure, SharedRedis};
 
 /// Bytes of the HMAC kept in a key: 128 bits, as the in-memory store.
@@ -38,20 +36,19 @@ pub struct SharedReplay {
 }
 
 impl SharedReplay {
-    /// [`Verifier::verify`] with the replay check done in Redis.
-    pub async fn verify(
+    /// The replay check of an authenticated request, in Redis, at the
+    /// deciding clock reading `now` ([`Verifier::authenticate`]); with
+    /// `redis.on_error = "local"`, in `verifier`'s own memory when Redis
+    /// fails.
+    pub async fn check(
         &self,
         verifier: &Verifier,
-        http_method: &str,
-        host: Option<&str>,
-        params: &Params,
-        common: &CommonParams,
+        checked: &Authenticated,
         now: u64,
-    ) -> Result<Signer, BridgeError> {
-        let checked = verifier.authenticate(http_method, host, params, common, now)?;
-        match self.check_and_insert(&checked, now).await {
-            Ok(true) => Ok(checked.signer),
-            Ok(false) => Err(replay_error(&checked)),
+    ) -> Result<(), BridgeError> {
+        match self.check_and_insert(checked, now).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(replay_error(checked)),
             Err(failure) => match self.redis.on_error() {
                 RedisOnError::Refuse => Err(BridgeError::new(
                     ErrorKind::RedisUnavailable,
@@ -62,8 +59,7 @@ impl SharedReplay {
                 )),
                 RedisOnError::Local => {
                     self.redis.fell_back("replay", &failure);
-                    verifier.remember_locally(&checked, now)?;
-                    Ok(checked.signer)
+                    verifier.remember_locally(checked, now)
                 }
             },
         }
@@ -127,6 +123,7 @@ fn fingerprint(a: &Authenticated) -> [u8; FINGERPRINT_BYTES] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Signer;
     use crate::config::Secret;
 
     fn authenticated(id: &str, key: &str, nonce: u64, timestamp: u64) -> Authenticated {

@@ -5,9 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 /// A legacy answer. Serialized with keys in the order `code`, `message`,
-/// `codeDesc`, `data`; `data` is left out when `None`. Always sent with
+/// `codeDesc`, then any top-level [`LegacyAnswer::extra`] fields in their
+/// order (e.g. `GetFunctionLogs`'s `total`), then `data` when it is
+/// `Some` (an object, or an array for `GetFunctionLogs`). Always sent with
 /// HTTP 200, errors included (§4.1).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
 pub struct LegacyAnswer {
     /// 0 on success, else one of [`codes`].
     pub code: i64,
@@ -16,19 +18,50 @@ pub struct LegacyAnswer {
     /// English code name: `Success`, `InvalidParameter`, `AuthFailure`, …
     #[serde(rename = "codeDesc")]
     pub code_desc: String,
+    /// Top-level fields between `codeDesc` and `data`.
+    #[serde(skip)]
+    pub extra: Vec<(&'static str, serde_json::Value)>,
     /// The action's payload.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub data: Option<serde_json::Value>,
+}
+
+impl Serialize for LegacyAnswer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let len = 3 + self.extra.len() + usize::from(self.data.is_some());
+        let mut map = s.serialize_map(Some(len))?;
+        map.serialize_entry("code", &self.code)?;
+        map.serialize_entry("message", &self.message)?;
+        map.serialize_entry("codeDesc", &self.code_desc)?;
+        for (key, value) in &self.extra {
+            map.serialize_entry(key, value)?;
+        }
+        if let Some(data) = &self.data {
+            map.serialize_entry("data", data)?;
+        }
+        map.end()
+    }
 }
 
 impl LegacyAnswer {
     /// `{"code":0,"message":"","codeDesc":"Success","data":…}`.
     pub fn success(data: serde_json::Value) -> Self {
         LegacyAnswer {
+            data: Some(data),
+            ..Self::success_without_data()
+        }
+    }
+
+    /// `{"code":0,"message":"","codeDesc":"Success"}`: an action whose
+    /// legacy answer had no `data` (`DeleteFunction`, `DeleteTrigger`).
+    pub fn success_without_data() -> Self {
+        LegacyAnswer {
             code: codes::SUCCESS,
             message: String::new(),
             code_desc: code_desc::SUCCESS.to_owned(),
-            data: Some(data),
+            extra: Vec::new(),
+            data: None,
         }
     }
 
@@ -38,8 +71,15 @@ impl LegacyAnswer {
             code,
             message: message.into(),
             code_desc: code_desc.into(),
+            extra: Vec::new(),
             data: None,
         }
+    }
+
+    /// Adds a top-level field after `codeDesc` (and any added before).
+    pub fn with_field(mut self, key: &'static str, value: serde_json::Value) -> Self {
+        self.extra.push((key, value));
+        self
     }
 
     /// Compact JSON bytes, UTF-8 (non-ASCII is not `\u`-escaped).
@@ -163,6 +203,25 @@ mod tests {
         assert_eq!(
             answer.to_json(),
             br#"{"code":4100,"message":"Authentication failed. SecretId does not exist","codeDesc":"AuthFailure"}"#
+        );
+    }
+
+    #[test]
+    fn top_level_total_and_data_array_reproduce_the_captured_logs_answer() {
+        // The captured GetFunctionLogs answer's shape (legacy-v2, actions §7.3).
+        let answer = LegacyAnswer::success(json!([{"functionName": "testnode", "retCode": 0}]))
+            .with_field("total", json!(2));
+        assert_eq!(
+            String::from_utf8(answer.to_json()).unwrap(),
+            r#"{"code":0,"message":"","codeDesc":"Success","total":2,"data":[{"functionName":"testnode","retCode":0}]}"#
+        );
+    }
+
+    #[test]
+    fn success_without_data_has_no_data_key() {
+        assert_eq!(
+            LegacyAnswer::success_without_data().to_json(),
+            br#"{"code":0,"message":"","codeDesc":"Success"}"#
         );
     }
 

@@ -188,15 +188,17 @@ impl LegacyRequest {
     }
 }
 
-fn read_request(params: &Params, with_param: bool) -> Result<LegacyRequest, RequestError> {
+/// The `Action` parameter, `None` when absent or empty.
+pub fn action_name(params: &Params) -> Option<&str> {
+    non_empty(params, "Action")
+}
+
+/// Reads the common parameters of any action: `Action` must be present
+/// (which actions exist is for the caller to say), `Timestamp` and `Nonce`
+/// must be decimal when given.
+pub fn read_common(params: &Params) -> Result<CommonParams, RequestError> {
     let action = non_empty(params, "Action").ok_or(RequestError::MissingAction)?;
-    if action != INVOKE_FUNCTION {
-        return Err(RequestError::UnsupportedAction(clip(
-            action,
-            SHOWN_MAX_CHARS,
-        )));
-    }
-    let common = CommonParams {
+    Ok(CommonParams {
         action: action.to_owned(),
         region: owned(params, "Region"),
         timestamp: unsigned(params, "Timestamp")?,
@@ -205,12 +207,25 @@ fn read_request(params: &Params, with_param: bool) -> Result<LegacyRequest, Requ
         signature: owned(params, SIGNATURE_PARAM),
         signature_method: SignatureMethod::from_param(params.get(SIGNATURE_METHOD_PARAM)),
         token: owned(params, "Token"),
-    };
+    })
+}
+
+fn read_request(params: &Params, with_param: bool) -> Result<LegacyRequest, RequestError> {
+    let action = non_empty(params, "Action").ok_or(RequestError::MissingAction)?;
+    if action != INVOKE_FUNCTION {
+        return Err(RequestError::UnsupportedAction(clip(
+            action,
+            SHOWN_MAX_CHARS,
+        )));
+    }
+    let common = read_common(params)?;
     let action = LegacyAction::InvokeFunction(parse_invoke_function(params, with_param)?);
     Ok(LegacyRequest { common, action })
 }
 
-fn parse_invoke_function(
+/// `InvokeFunction`'s own parameters; `param` is read only when
+/// `with_param` (else left `None` for the caller to move out).
+pub fn parse_invoke_function(
     params: &Params,
     with_param: bool,
 ) -> Result<InvokeFunction, RequestError> {

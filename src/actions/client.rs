@@ -1,0 +1,479 @@
+//! The 3.0 client an action is handed for one request: it signs each call
+//! (TC3, the request's region and key pair, the clock at the call), sends it
+//! through the injected transport, parses the generic envelope into the
+//! call's typed answer, and notes what the access log and metrics need.
+//! Reads are sent again after a transport failure; mutations never are once
+//! a byte may have reached SCF.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use crate::error::{BridgeError, ErrorKind};
+use crate::metrics;
+use crate::scf3::envelope::{self, CallKind, Envelope, Scf3Error};
+use crate::scf3::signer;
+use crate::types::KeyPair;
+use crate::upstream::{Scf3Transport, Target};
+use crate::walk::Clock;
+
+/// How often a read is sent again after its connection broke.
+const READ_RETRIES: u32 = 2;
+
+/// Why an action's 3.0 call gave no answer it can map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// SCF refused the call (`Response.Error`).
+    Scf(Scf3Error),
+    /// The bridge could not make the call or read its answer.
+    Bridge(BridgeError),
+    /// `upstream.mode = "dry-run"`: the call was signed and logged, not sent.
+    DryRun,
+}
+
+impl From<BridgeError> for Failure {
+    fn from(e: BridgeError) -> Self {
+        Failure::Bridge(e)
+    }
+}
+
+/// How a [`Scf3Client::poll`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Polled<T, A> {
+    /// The answer was final; what `done` made of it.
+    Done(T),
+    /// The limit passed first; the last answer.
+    TimedOut(A),
+}
+
+/// What the calls of one request leave for the log line and metrics.
+#[derive(Debug, Default, Clone)]
+pub struct CallNotes {
+    /// The last 3.0 `RequestId` seen.
+    pub request_id: Option<String>,
+    /// The last 3.0 error code seen.
+    pub scf_error: Option<String>,
+    /// The function's execution id, when the action learned one.
+    pub function_request_id: Option<String>,
+    /// Time spent waiting for SCF, all calls together.
+    pub upstream: Option<Duration>,
+    /// 3.0 calls sent (retries included).
+    pub calls: u32,
+}
+
+/// Signs and sends the 3.0 calls of one request.
+pub struct Scf3Client<'a> {
+    transport: &'a dyn Scf3Transport,
+    target: Target,
+    region: &'a str,
+    keys: &'a KeyPair,
+    clock: &'a Clock,
+    sent: &'a AtomicBool,
+    dry_run: bool,
+    notes: CallNotes,
+    /// The throttle budget shared through Redis, consulted before each call.
+    budget: Option<&'a crate::ratelimit::ThrottleBudget>,
+}
+
+impl<'a> Scf3Client<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        transport: &'a dyn Scf3Transport,
+        target: Target,
+        region: &'a str,
+        keys: &'a KeyPair,
+        clock: &'a Clock,
+        sent: &'a AtomicBool,
+        dry_run: bool,
+    ) -> Self {
+        Scf3Client {
+            transport,
+            target,
+            region,
+            keys,
+            clock,
+            sent,
+            dry_run,
+            notes: CallNotes::default(),
+            budget: None,
+        }
+    }
+
+    /// Take a token from `budget` before each call (`redis.rate_limits`).
+    pub(crate) fn with_budget(
+        mut self,
+        budget: Option<&'a crate::ratelimit::ThrottleBudget>,
+    ) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The 3.0 region the calls go to.
+    pub fn region(&self) -> &str {
+        self.region
+    }
+
+    /// Records the function's execution id for the log line.
+    pub fn note_function_request_id(&mut self, id: Option<String>) {
+        self.notes.function_request_id = id;
+    }
+
+    pub(crate) fn into_notes(self) -> CallNotes {
+        self.notes
+    }
+
+    /// One typed 3.0 call: the body is `request` serialized, the answer
+    /// the envelope parsed into `R::Response`.
+    pub async fn call<R: envelope::Request>(
+        &mut self,
+        request: &R,
+    ) -> Result<R::Response, Failure> {
+        let body = serde_json::to_vec(request).map_err(|e| {
+            BridgeError::new(
+                ErrorKind::Internal,
+                format!("a 3.0 body did not serialize: {e}"),
+            )
+        })?;
+        let answer = self
+            .send(R::ACTION, R::VERSION, R::KIND, Bytes::from(body))
+            .await?;
+        match envelope::parse::<R::Response>(&answer) {
+            Ok(Envelope::Ok {
+                response,
+                request_id,
+            }) => {
+                self.notes.request_id = request_id;
+                Ok(response)
+            }
+            Ok(Envelope::Error(e)) => Err(self.refused(e)),
+            Err(e) => Err(Failure::Bridge(unusable(e))),
+        }
+    }
+
+    /// Notes a 3.0 error answer and returns it as a [`Failure`].
+    pub fn refused(&mut self, e: Scf3Error) -> Failure {
+        metrics::scf_error(&e.code);
+        self.notes.request_id.clone_from(&e.request_id);
+        self.notes.scf_error = Some(e.code.clone());
+        Failure::Scf(e)
+    }
+
+    /// Notes the `RequestId` of an answer the action parsed itself.
+    pub fn note_request_id(&mut self, id: Option<String>) {
+        self.notes.request_id = id;
+    }
+
+    /// Sends the read `request` every `every` until `done` says the answer
+    /// is final (`Some`), or until `limit` has passed: then the last answer
+    /// is returned as [`Polled::TimedOut`]. The first call goes out at once;
+    /// the waits run on tokio's clock (paused in tests). A 3.0 error ends
+    /// the polling as a [`Failure`], for the action to read.
+    pub async fn poll<R, T>(
+        &mut self,
+        request: &R,
+        every: Duration,
+        limit: Duration,
+        mut done: impl FnMut(&R::Response) -> Option<T> + Send,
+    ) -> Result<Polled<T, R::Response>, Failure>
+    where
+        R: envelope::Request,
+    {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let answer = self.call(request).await?;
+            if let Some(t) = done(&answer) {
+                return Ok(Polled::Done(t));
+            }
+            if tokio::time::Instant::now() + every > deadline {
+                return Ok(Polled::TimedOut(answer));
+            }
+            tokio::time::sleep(every).await;
+        }
+    }
+
+    /// Signs and sends one 3.0 body, returning the body of its HTTP-200
+    /// answer unparsed (for an action that parses its own answer).
+    pub async fn send(
+        &mut self,
+        action: &'static str,
+        version: &'static str,
+        kind: CallKind,
+        body: Bytes,
+    ) -> Result<Bytes, Failure> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.send_once(action, version, body.clone()).await {
+                Err(Failure::Bridge(e))
+                    if kind == CallKind::Read
+                        && tries <= READ_RETRIES
+                        && e.kind == ErrorKind::UpstreamConnectionLost =>
+                {
+                    tracing::debug!(action, attempt = tries, error = %e, "3.0 read lost; sending again");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(
+        &mut self,
+        action: &'static str,
+        version: &'static str,
+        body: Bytes,
+    ) -> Result<Bytes, Failure> {
+        let call = signer::Call {
+            action,
+            version,
+            region: self.region,
+            timestamp: (self.clock)(),
+        };
+        let headers = signer::signed_headers(&self.target.host, &call, &body, self.keys)
+            .map_err(|e| BridgeError::new(ErrorKind::InvalidParameterValue, e.to_string()))?;
+        if self.dry_run {
+            dry_run_log(&self.target, &headers, &body, action);
+            return Err(Failure::DryRun);
+        }
+        if let Some(budget) = self.budget {
+            budget
+                .acquire(&self.keys.secret_id, action, self.region)
+                .await?;
+        }
+        let started = Instant::now();
+        self.sent.store(true, Ordering::SeqCst);
+        self.notes.calls += 1;
+        let result = self.transport.send(&self.target, headers, body).await;
+        let elapsed = started.elapsed();
+        self.notes.upstream = Some(self.notes.upstream.unwrap_or_default() + elapsed);
+        let response = result.inspect_err(|e| metrics::upstream_error(e.kind.name()))?;
+        metrics::upstream_call(elapsed);
+        if response.status != StatusCode::OK {
+            metrics::upstream_error(ErrorKind::UpstreamBadResponse.name());
+            return Err(Failure::Bridge(BridgeError::after_send(
+                ErrorKind::UpstreamBadResponse,
+                format!(
+                    "SCF endpoint answered HTTP {} instead of a 3.0 envelope",
+                    response.status.as_u16()
+                ),
+            )));
+        }
+        Ok(response.body)
+    }
+}
+
+/// The error for an HTTP-200 answer that is not a usable 3.0 envelope.
+pub fn unusable(e: impl std::fmt::Display) -> BridgeError {
+    let e = BridgeError::after_send(
+        ErrorKind::UpstreamBadResponse,
+        format!("SCF endpoint answered with an unusable body: {e}"),
+    );
+    metrics::upstream_error(e.kind.name());
+    e
+}
+
+/// `upstream.mode = "dry-run"`: the would-be call, secrets redacted.
+fn dry_run_log(target: &Target, headers: &http::HeaderMap, body: &[u8], action: &str) {
+    let shown: Vec<String> = headers
+        .iter()
+        .map(|(k, v)| {
+            let v = if v.is_sensitive() {
+                "<redacted>"
+            } else {
+                v.to_str().unwrap_or("<binary>")
+            };
+            format!("{k}: {v}")
+        })
+        .collect();
+    tracing::info!(
+        target: "scf_bridge::dry_run",
+        uri = %target.uri,
+        headers = ?shown,
+        body = %String::from_utf8_lossy(body),
+        "dry run: 3.0 {action} translated and signed, not sent"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{Scripted, ScriptedTransport};
+    use crate::types::Secret;
+
+    #[derive(Serialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct GetFunction<'a> {
+        function_name: &'a str,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Function {
+        status: String,
+    }
+
+    impl envelope::Request for GetFunction<'_> {
+        const ACTION: &'static str = "GetFunction";
+        const KIND: CallKind = CallKind::Read;
+        type Response = Function;
+    }
+
+    #[derive(Serialize)]
+    struct Delete {}
+
+    #[derive(Debug, Deserialize)]
+    struct Nothing {}
+
+    impl envelope::Request for Delete {
+        const ACTION: &'static str = "DeleteFunction";
+        const KIND: CallKind = CallKind::Mutation;
+        type Response = Nothing;
+    }
+
+    struct Fixture {
+        transport: Arc<ScriptedTransport>,
+        keys: KeyPair,
+        clock: Clock,
+        sent: AtomicBool,
+    }
+
+    impl Fixture {
+        fn new(script: impl IntoIterator<Item = Scripted>) -> Self {
+            Fixture {
+                transport: ScriptedTransport::new(script),
+                keys: KeyPair {
+                    secret_id: "AKIDt".into(),
+                    secret_key: Secret::new("k"),
+                    token: None,
+                },
+                clock: Arc::new(|| 1_700_000_000),
+                sent: AtomicBool::new(false),
+            }
+        }
+
+        fn client(&self) -> Scf3Client<'_> {
+            let target = self.transport.target("ap-guangzhou").unwrap();
+            Scf3Client::new(
+                &*self.transport,
+                target,
+                "ap-guangzhou",
+                &self.keys,
+                &self.clock,
+                &self.sent,
+                false,
+            )
+        }
+    }
+
+    fn status(s: &str) -> Scripted {
+        Scripted::ok(json!({"Status": s, "FunctionName": "f"}), "r")
+    }
+
+    #[tokio::test]
+    async fn a_read_is_sent_again_after_its_connection_broke() {
+        let f = Fixture::new([
+            Scripted::connection_lost(),
+            Scripted::connection_lost(),
+            status("Active"),
+        ]);
+        let mut c = f.client();
+        let got = c.call(&GetFunction { function_name: "f" }).await.unwrap();
+        assert_eq!(got.status, "Active");
+        assert_eq!(f.transport.actions(), ["GetFunction"; 3]);
+        assert_eq!(c.into_notes().calls, 3);
+    }
+
+    #[tokio::test]
+    async fn a_read_gives_up_after_its_retries() {
+        let f = Fixture::new([
+            Scripted::connection_lost(),
+            Scripted::connection_lost(),
+            Scripted::connection_lost(),
+            status("Active"),
+        ]);
+        let got = f.client().call(&GetFunction { function_name: "f" }).await;
+        assert!(matches!(got, Err(Failure::Bridge(e)) if e.may_have_reached_scf));
+        assert_eq!(f.transport.remaining(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_mutation_is_never_sent_again() {
+        let f = Fixture::new([Scripted::connection_lost(), Scripted::ok(json!({}), "r")]);
+        let got = f.client().call(&Delete {}).await;
+        assert!(matches!(got, Err(Failure::Bridge(_))));
+        assert_eq!(f.transport.actions(), ["DeleteFunction"]);
+        assert!(f.sent.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn an_error_envelope_is_a_failure_noted_for_the_log() {
+        let f = Fixture::new([Scripted::error("ResourceInUse.Function", "busy", "rid-9")]);
+        let mut c = f.client();
+        let got = c.call(&Delete {}).await;
+        assert!(matches!(&got, Err(Failure::Scf(e)) if e.code == "ResourceInUse.Function"));
+        let notes = c.into_notes();
+        assert_eq!(notes.request_id.as_deref(), Some("rid-9"));
+        assert_eq!(notes.scf_error.as_deref(), Some("ResourceInUse.Function"));
+    }
+
+    #[tokio::test]
+    async fn a_non_200_or_unusable_answer_is_a_bad_response() {
+        let f = Fixture::new([
+            Scripted::Status(502, b"bad gateway".to_vec()),
+            Scripted::Body(b"{}".to_vec()),
+        ]);
+        let mut c = f.client();
+        for _ in 0..2 {
+            let got = c.call(&Delete {}).await;
+            assert!(
+                matches!(&got, Err(Failure::Bridge(e)) if e.kind == ErrorKind::UpstreamBadResponse),
+                "{got:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polling_waits_between_reads_until_the_answer_is_final() {
+        let f = Fixture::new([status("Creating"), status("Creating"), status("Active")]);
+        let started = tokio::time::Instant::now();
+        let got = f
+            .client()
+            .poll(
+                &GetFunction { function_name: "f" },
+                Duration::from_secs(1),
+                Duration::from_secs(90),
+                |a| (a.status != "Creating").then(|| a.status.clone()),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(got, Polled::Done(s) if s == "Active"));
+        assert_eq!(f.transport.actions().len(), 3);
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polling_stops_at_its_limit_with_the_last_answer() {
+        let f = Fixture::new(std::iter::repeat_n(status("Creating"), 20));
+        let got = f
+            .client()
+            .poll(
+                &GetFunction { function_name: "f" },
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                |a| (a.status == "Active").then_some(()),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(got, Polled::TimedOut(a) if a.status == "Creating"));
+        // At 0, 1, 2, 3, 4 and 5 s.
+        assert_eq!(f.transport.actions().len(), 6);
+    }
+}
