@@ -482,10 +482,21 @@ impl Settings {
         if self.server.max_in_flight == 0 {
             return Err(invalid("server.max_in_flight", "must be greater than 0"));
         }
-        if self.server.max_buffered_bytes < self.server.max_body_bytes {
+        let largest =
+            self.server
+                .max_body_bytes
+                .saturating_add(crate::legacy::decode::decode_bytes_needed(
+                    self.server.max_body_bytes,
+                    self.server.max_params,
+                ));
+        if self.server.max_buffered_bytes < largest {
             return Err(invalid(
                 "server.max_buffered_bytes",
-                "must be at least server.max_body_bytes",
+                format!(
+                    "must be at least {largest}: a largest body and its decoding \
+                     (2 × server.max_body_bytes + {} B × server.max_params)",
+                    crate::legacy::decode::DECODE_BYTES_PER_PARAM
+                ),
             ));
         }
         if self.auth.max_skew_secs == 0 {

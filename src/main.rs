@@ -35,14 +35,56 @@ struct Cli {
 enum Command {
     /// Run the bridge (the default).
     Serve,
-    /// Validate the configuration and print it, secrets redacted.
-    CheckConfig,
+    /// Validate the configuration and print it, secrets redacted, with the
+    /// effective auth.mode; then load the legacy clients (key files and
+    /// auth.clients_dir) as the server would.
+    CheckConfig {
+        /// Skip reading key files and directories (to check a configuration
+        /// away from the machine it is meant for).
+        #[arg(long)]
+        no_files: bool,
+    },
     /// Run only the SCF 3.0 emulator, for testing any 3.0 client. It accepts
     /// the key pair of TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY or [credentials].
     Emulator {
+        /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: std::net::SocketAddr,
+        /// How long a function stays Creating/Updating/Deleting, milliseconds.
+        #[arg(long, default_value_t = 200)]
+        state_delay_ms: u64,
+        /// Per-action frequency limit, requests a second (0 = unlimited),
+        /// e.g. `--rate-limit Invoke=100 --rate-limit InvokeFunction=10000`.
+        /// Unset actions keep SCF's documented defaults.
+        #[arg(long = "rate-limit", value_name = "ACTION=N", value_parser = parse_rate_limit)]
+        rate_limits: Vec<(String, u32)>,
+        /// Serve GetFunctionLogs from the recorded invocations instead of
+        /// answering ActionOffline as SCF 3.0 does.
+        #[arg(long)]
+        function_logs_online: bool,
+        /// A region where InvokeFunction answers UnsupportedOperation.Region
+        /// (to test falling back to Invoke); repeatable.
+        #[arg(long = "invoke-function-unsupported-region", value_name = "REGION")]
+        invoke_function_unsupported_regions: Vec<String>,
+        /// Print each action's allowed request fields and default rate limit
+        /// as JSON, and exit.
+        #[arg(long, hide = true)]
+        print_schema: bool,
     },
+}
+
+/// `ACTION=N` of `--rate-limit`, for an action the emulator serves.
+fn parse_rate_limit(value: &str) -> Result<(String, u32), String> {
+    let (action, n) = value
+        .split_once('=')
+        .ok_or_else(|| format!("{value:?} is not ACTION=N"))?;
+    if scf_bridge::emulator::schema::Action::parse(action).is_none() {
+        return Err(format!("the emulator does not serve the action {action:?}"));
+    }
+    let n = n
+        .parse::<u32>()
+        .map_err(|_| format!("{n:?} is not a number of requests a second"))?;
+    Ok((action.to_owned(), n))
 }
 
 fn main() -> ExitCode {
@@ -56,7 +98,7 @@ fn main() -> ExitCode {
     };
     let log = scf_bridge::logging::init(&settings);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::CheckConfig => {
+        Command::CheckConfig { no_files } => {
             // The effective mode, which the file may leave unset.
             let mode = settings.auth_mode();
             println!(
@@ -67,7 +109,7 @@ fn main() -> ExitCode {
                 }
             );
             print!("{}", settings.to_redacted_toml());
-            if mode == scf_bridge::auth::AuthMode::Verify {
+            if mode == scf_bridge::auth::AuthMode::Verify && !no_files {
                 // The clients (inline, key files, auth.clients_dir) must load
                 // as the server would load them.
                 let source = scf_bridge::auth::clients::ClientSource {
@@ -109,14 +151,37 @@ fn main() -> ExitCode {
             tracing::info!("scf-bridge stopped");
             Ok(())
         }),
-        Command::Emulator { listen } => run(async move {
+        Command::Emulator {
+            print_schema: true, ..
+        } => {
+            use std::io::Write;
+            let schema = scf_bridge::emulator::schema::schema_json();
+            match writeln!(std::io::stdout(), "{schema:#}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
+        Command::Emulator {
+            listen,
+            state_delay_ms,
+            rate_limits,
+            function_logs_online,
+            invoke_function_unsupported_regions,
+            print_schema: false,
+        } => run(async move {
             let Some(keys) = KeyPair::from_settings(&settings.credentials) else {
                 return Err("the emulator needs a key pair: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY".into());
             };
-            let config = Arc::new(scf_bridge::emulator::EmulatorConfig::with_key(
-                keys.secret_id.clone(),
-                keys.secret_key.expose(),
-            ));
+            let config = Arc::new(scf_bridge::emulator::EmulatorConfig {
+                state_delay: std::time::Duration::from_millis(state_delay_ms),
+                rate_limits: rate_limits.into_iter().collect(),
+                function_logs_online,
+                invoke_function_unsupported_regions,
+                ..scf_bridge::emulator::EmulatorConfig::with_key(
+                    keys.secret_id.clone(),
+                    keys.secret_key.expose(),
+                )
+            });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

@@ -6,7 +6,7 @@
 //! The bucket is a GCRA ("generic cell rate algorithm") in a Lua script,
 //! atomic in Redis and timed by Redis's own clock (`TIME`), so the
 //! replicas' clocks do not matter. Its rate is the documented 3.0 limit
-//! (docs/protocol.md, "3.0 rate limits"; `redis.action_limits` overrides)
+//! (docs/protocol.md, "Rate limits"; `redis.action_limits` overrides)
 //! times `redis.rate_limit_share`; it holds a fiftieth of a second of
 //! tokens (at least one) as burst, so that delivery jitter on the way to SCF
 //! cannot bunch more than the share's headroom into one of SCF's seconds. A call that would have to wait longer than

@@ -241,7 +241,7 @@ async fn eight_slow_bodies_do_not_make_a_ninth_signed_request_fail() {
         &[
             ("SCF_BRIDGE__SERVER__MAX_IN_FLIGHT", "8"),
             ("SCF_BRIDGE__SERVER__MAX_BODY_BYTES", "1048576"),
-            ("SCF_BRIDGE__SERVER__MAX_BUFFERED_BYTES", "2097152"),
+            ("SCF_BRIDGE__SERVER__MAX_BUFFERED_BYTES", "3145728"),
         ],
     )
     .await;

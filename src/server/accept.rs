@@ -5,6 +5,7 @@
 //! failed accepts that logs one line per episode (out of descriptors, say)
 //! rather than one per attempt.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct ConnectionLimit {
     permits: Arc<Semaphore>,
     max: usize,
+    /// Set while at the cap, so that reaching it is logged once, not once
+    /// per connection, until the open connections fall well below it.
+    capped: Arc<AtomicBool>,
 }
 
 /// One open connection; dropping it frees its place.
@@ -25,6 +29,7 @@ impl ConnectionLimit {
         ConnectionLimit {
             permits: Arc::new(Semaphore::new(max)),
             max,
+            capped: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -40,13 +45,20 @@ impl ConnectionLimit {
     /// Waits for a place; says so once when the cap is reached.
     pub async fn acquire(&self) -> ConnectionPermit {
         if let Some(p) = self.try_acquire() {
+            if self.permits.available_permits() > self.max / 10
+                && self.capped.swap(false, Ordering::Relaxed)
+            {
+                tracing::info!(open = self.open(), "below the connection cap again");
+            }
             return p;
         }
         crate::metrics::shed("max_connections");
-        tracing::warn!(
-            max_connections = self.max,
-            "connection cap reached; not accepting until a connection closes"
-        );
+        if !self.capped.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                max_connections = self.max,
+                "connection cap reached; not accepting until a connection closes"
+            );
+        }
         let permit = self
             .permits
             .clone()
