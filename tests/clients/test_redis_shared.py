@@ -428,6 +428,47 @@ class RateLimitedUpstream(MockUpstream):
                                 BillDuration=0, InvokeResult=0)
 
 
+def offer_300_a_second(replicas_: list) -> tuple[dict, list, list]:
+    """~300 asynchronous InvokeFunction calls a second for 3 s, round-robin over the
+    replicas, from legacy_load.py's own process. Returns its report, (code, error kind)
+    per call, and every answer that is neither success nor the bridges' own budget."""
+    seconds, offered_rate = 3.0, 300
+    job = {"targets": [p.host_port for p in replicas_], "count": int(seconds * offered_rate),
+           "rate": offered_rate,
+           "params": {"Action": "InvokeFunction", "functionName": "hello", "invokeType": "Event"}}
+    run = subprocess.run([sys.executable, str(scfkit.HERE / "legacy_load.py")], input=json.dumps(job),
+                         capture_output=True, text=True, timeout=120, env=scfkit.clean_env())
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    outcomes = [tuple(o[:2]) for o in report["outcomes"]]
+    unexpected = [o for o in report["outcomes"] if o[0] != 0 and o[1] != "throttle-budget"]
+    assert len(outcomes) == int(seconds * offered_rate)
+    return report, outcomes, unexpected
+
+
+def test_three_replicas_share_one_throttle_budget_below_the_emulators_limit(redis_server, replicas):
+    """The same against the real 3.0 emulator, whose Invoke limit is SCF's documented
+    100/s: its RequestLimitExceeded would reach the caller as a 4400 without the bridge's
+    own error kind, and none does."""
+    emulator = scfkit.start_emulator(extra_args=("--rate-limit", f"Invoke={LIMIT_PER_SEC}"))
+    try:
+        three = [
+            replicas(emulator, redis_url=redis_server.url, replay_store="memory", auth=False,
+                     extra_redis="rate_limits = true\nrate_limit_wait_ms = 100")
+            for _ in range(3)
+        ]
+        for proc in three:
+            wait_until(lambda: ready(proc), what="replica ready")
+        report, outcomes, unexpected = offer_300_a_second(three)
+        assert not unexpected, unexpected[:5]
+        passed = sum(1 for o in outcomes if o[0] == 0)
+        assert 0 < passed <= LIMIT_PER_SEC * report["seconds"] + LIMIT_PER_SEC
+        assert any(o == (4400, "throttle-budget") for o in outcomes)
+        print(f"emulator: offered {len(outcomes)} in {report['seconds']:.1f}s, passed {passed}")
+    finally:
+        emulator.cleanup()
+
+
 def test_three_replicas_share_one_throttle_budget_below_the_upstream_limit(redis_server, replicas):
     upstream = RateLimitedUpstream()
     try:
@@ -438,17 +479,7 @@ def test_three_replicas_share_one_throttle_budget_below_the_upstream_limit(redis
         ]
         for proc in three:
             wait_until(lambda: ready(proc), what="replica ready")
-        seconds, offered_rate = 3.0, 300
-        job = {"targets": [p.host_port for p in three], "count": int(seconds * offered_rate),
-               "rate": offered_rate,
-               "params": {"Action": "InvokeFunction", "functionName": "hello", "invokeType": "Event"}}
-        run = subprocess.run([sys.executable, str(scfkit.HERE / "legacy_load.py")], input=json.dumps(job),
-                             capture_output=True, text=True, timeout=120, env=scfkit.clean_env())
-        assert run.returncode == 0, run.stderr
-        report = json.loads(run.stdout)
-        outcomes = [tuple(o[:2]) for o in report["outcomes"]]
-        unexpected = [o for o in report["outcomes"] if o[0] != 0 and o[1] != "throttle-budget"]
-        assert len(outcomes) == int(seconds * offered_rate)
+        report, outcomes, unexpected = offer_300_a_second(three)
         passed = [o for o in outcomes if o[0] == 0]
         refused = [o for o in outcomes if o[0] != 0]
         # Nothing came back from SCF's own limiter; every refusal is the bridges' budget.
