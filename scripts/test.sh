@@ -76,6 +76,9 @@ fi
 "$VENV/bin/python" -m pip --disable-pip-version-check list 2>/dev/null \
   | grep -Ei '^(qcloudapi-sdk-python|tencentcloud-sdk-python-(common|scf)|pytest) ' || true
 
+# The shared-Redis tests run Debian's redis-server, unpacked under target/tools.
+./scripts/redis.sh install
+
 stage "8/9 pytest tests/clients (real SDKs, real processes; SCF_BRIDGE_BIN=$SCF_BRIDGE_BIN)"
 "$VENV/bin/python" -m pytest tests/clients -o cache_dir="$TARGET_DIR/pytest-cache" "$@"
 

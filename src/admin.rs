@@ -44,6 +44,9 @@ pub struct Admin {
     pub callers: Option<Arc<crate::callers::Callers>>,
     /// Seconds since the Unix epoch (the bridge's clock).
     pub clock: crate::walk::Clock,
+    /// Redis must answer before the bridge is ready when
+    /// `redis.on_error = "refuse"`.
+    pub redis: Option<Arc<crate::redis_conn::SharedRedis>>,
 }
 
 /// Serve until the task is dropped.
@@ -70,10 +73,18 @@ async fn route(admin: &Admin, req: Request<Incoming>) -> Response<Full<Bytes>> {
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/live") => text(StatusCode::OK, "live\n"),
         (&Method::GET, "/ready") => {
-            if admin.readiness.is_ready() {
-                text(StatusCode::OK, "ready\n")
-            } else {
-                text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
+            let redis = admin.redis.as_ref().map(|r| (r.ready(), r.on_error()));
+            match (admin.readiness.is_ready(), redis) {
+                (false, _) => text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+                (true, Some((Err(why), crate::config::RedisOnError::Refuse))) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &format!("not ready: {why}\n"),
+                ),
+                (true, Some((Err(why), crate::config::RedisOnError::Local))) => text(
+                    StatusCode::OK,
+                    &format!("ready (degraded, redis.on_error = local): {why}\n"),
+                ),
+                (true, _) => text(StatusCode::OK, "ready\n"),
             }
         }
         (&Method::GET, "/metrics") => {

@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use crate::actions::ActionSettings;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
-use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
+use crate::auth::{AuthMode, ClientSet, ReplayMemory, SharedReplay, UpstreamIdentity, Verifier};
 use crate::config::{Endpoint, ServerRuntime, Settings};
 use crate::credentials::{KeyPair, Swappable};
 use crate::emulator::{self, EmulatorConfig};
@@ -45,6 +45,8 @@ pub enum StartError {
     Tls(String),
     #[error("upstream: {0}")]
     Upstream(String),
+    #[error("{0}")]
+    Redis(String),
     #[error("no credentials: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY, or [credentials], to call {0}")]
     NoCredentials(String),
 }
@@ -215,6 +217,37 @@ pub async fn start_with(
         }
     };
 
+    // Redis is connected to in the background: the bridge starts while it
+    // is down (docs/operations.md, "Shared Redis").
+    let redis = match settings.uses_redis() {
+        true => {
+            let redis =
+                crate::redis_conn::SharedRedis::new(&settings.redis).map_err(StartError::Redis)?;
+            tokio::spawn(
+                redis
+                    .clone()
+                    .watch(reload_every.min(Duration::from_secs(1))),
+            );
+            Some(redis)
+        }
+        false => None,
+    };
+    let shared_replay = match (&redis, &verifier, settings.auth.replay_store) {
+        (Some(redis), Some(_), crate::config::ReplayStoreKind::Redis) => Some(SharedReplay {
+            redis: redis.clone(),
+            max_skew_secs: settings.auth.max_skew_secs,
+            margin_secs: settings.redis.expiry_margin_secs,
+        }),
+        _ => None,
+    };
+    let budget = match (&redis, settings.redis.rate_limits) {
+        (Some(redis), true) => Some(crate::ratelimit::ThrottleBudget::new(
+            redis.clone(),
+            &settings.redis,
+        )),
+        _ => None,
+    };
+
     let tls_cell = match settings.server.tls_listen {
         Some(_) => {
             let files = CertFiles {
@@ -261,6 +294,8 @@ pub async fn start_with(
             default_region: settings.default_region(),
             credentials: credentials.clone(),
             verifier,
+            shared_replay,
+            budget,
             mode: settings.upstream.mode,
             clock: options.clock,
             gate: crate::gate::GateLimits::from_settings(&settings.server),
@@ -338,6 +373,7 @@ pub async fn start_with(
             log: options.log.clone(),
             callers: Some(callers.clone()),
             clock: frontend.bridge.clock.clone(),
+            redis: redis.clone(),
         });
         tokio::spawn(admin::serve(listener, admin));
     }

@@ -31,6 +31,9 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
+    /// The shared store behind `auth.replay_store = "redis"` and
+    /// `redis.rate_limits`.
+    pub redis: RedisSettings,
 }
 
 /// The operator's listener: probes, metrics, run-time log filter.
@@ -85,6 +88,10 @@ pub struct AuthSettings {
     pub max_skew_secs: u64,
     /// Replay-memory entries; unset: 10,000 requests/s over the whole window.
     pub replay_capacity: Option<usize>,
+    /// Where accepted requests are remembered: `memory` (this replica) or
+    /// `redis` (shared by every replica; `[redis]`).
+    #[serde(default)]
+    pub replay_store: ReplayStoreKind,
     #[serde(default)]
     pub clients: Vec<ClientSettings>,
     /// A directory of files named after a SecretId, each holding its key.
@@ -201,6 +208,78 @@ pub struct UpstreamSettings {
     pub function_ready_timeout_ms: u64,
     /// How often they read the function's state while waiting.
     pub function_ready_poll_ms: u64,
+}
+
+/// Where the replay check remembers accepted requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplayStoreKind {
+    /// This replica's own memory: a replay sent to another replica is not seen.
+    #[default]
+    Memory,
+    /// One Redis shared by every replica.
+    Redis,
+}
+
+/// What a request gets when Redis does not answer in time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedisOnError {
+    /// A legacy 4400 naming the cause; nothing reaches SCF.
+    #[default]
+    Refuse,
+    /// This replica's own memory (replay) or no shared budget (throttle).
+    Local,
+}
+
+/// The Redis shared by the replicas (docs/operations.md, "Shared Redis").
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://host:port[/db]` or `rediss://…` (TLS); several, separated by
+    /// commas, for a Redis Cluster's seed nodes. No credentials in it.
+    pub url: String,
+    /// ACL user name (Redis 6+); unset: the default user.
+    pub username: Option<String>,
+    /// A file holding the password, re-read when it changes.
+    pub password_file: Option<PathBuf>,
+    /// PEM trust roots for `rediss://`, instead of the built-in webpki and
+    /// the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// Prepended to every key the bridge writes.
+    pub key_prefix: String,
+    /// Longest a request waits on Redis before `on_error` applies.
+    pub timeout_ms: u64,
+    /// Time allowed to open a connection (in the background, never a
+    /// request's time).
+    pub connect_timeout_ms: u64,
+    /// Multiplexed connections per replica (standalone Redis).
+    pub pool_size: usize,
+    /// `refuse` or `local`.
+    pub on_error: RedisOnError,
+    /// Added to the timestamp window when a remembered request expires,
+    /// for clock differences between replicas.
+    pub expiry_margin_secs: u64,
+    /// A shared token bucket per (SecretId, 3.0 action, region).
+    pub rate_limits: bool,
+    /// The share of each 3.0 limit all replicas together use.
+    pub rate_limit_share: f64,
+    /// Longest a call waits for a token before it is answered 4400.
+    pub rate_limit_wait_ms: u64,
+    /// Per-second limits by 3.0 action, over the documented defaults.
+    #[serde(default)]
+    pub action_limits: std::collections::BTreeMap<String, u32>,
+}
+
+impl RedisSettings {
+    /// The configured addresses, one per comma-separated entry.
+    pub fn urls(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .collect()
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -322,6 +401,18 @@ format = "auto"
 
 [metrics]
 function_label = false
+
+[redis]
+url = ""
+key_prefix = "scf-bridge:"
+timeout_ms = 50
+connect_timeout_ms = 1000
+pool_size = 2
+on_error = "refuse"
+expiry_margin_secs = 5
+rate_limits = false
+rate_limit_share = 0.9
+rate_limit_wait_ms = 200
 "#;
 
 /// One line naming the key and the problem.
@@ -583,6 +674,71 @@ impl Settings {
             return Err(invalid(
                 "credentials.token",
                 "set without credentials.secret_id/secret_key",
+            ));
+        }
+        self.validate_redis()
+    }
+
+    /// Whether anything needs the shared Redis.
+    pub fn uses_redis(&self) -> bool {
+        self.auth.replay_store == ReplayStoreKind::Redis || self.redis.rate_limits
+    }
+
+    fn validate_redis(&self) -> Result<(), ConfigError> {
+        if !self.uses_redis() {
+            return Ok(());
+        }
+        let r = &self.redis;
+        let urls = r.urls();
+        if urls.is_empty() {
+            return Err(invalid(
+                "redis.url",
+                "required when auth.replay_store = \"redis\" or redis.rate_limits = true",
+            ));
+        }
+        for url in &urls {
+            let rest = url
+                .strip_prefix("redis://")
+                .or_else(|| url.strip_prefix("rediss://"));
+            match rest {
+                None => {
+                    return Err(invalid(
+                        "redis.url",
+                        format!("`{url}`: expected redis://host:port or rediss://host:port"),
+                    ))
+                }
+                Some(rest) if rest.contains('@') => {
+                    return Err(invalid(
+                        "redis.url",
+                        "credentials do not belong in the URL: use redis.username and \
+                         redis.password_file",
+                    ))
+                }
+                Some(_) => {}
+            }
+            if redis::IntoConnectionInfo::into_connection_info(*url).is_err() {
+                return Err(invalid("redis.url", format!("`{url}` is not a Redis URL")));
+            }
+        }
+        if r.timeout_ms == 0 {
+            return Err(invalid("redis.timeout_ms", "must be greater than 0"));
+        }
+        if r.connect_timeout_ms == 0 {
+            return Err(invalid(
+                "redis.connect_timeout_ms",
+                "must be greater than 0",
+            ));
+        }
+        if r.pool_size == 0 || r.pool_size > 64 {
+            return Err(invalid("redis.pool_size", "must be between 1 and 64"));
+        }
+        if !(r.rate_limit_share > 0.0 && r.rate_limit_share <= 1.0) {
+            return Err(invalid("redis.rate_limit_share", "must be in (0, 1]"));
+        }
+        if let Some((action, _)) = r.action_limits.iter().find(|(_, &n)| n == 0) {
+            return Err(invalid(
+                "redis.action_limits",
+                format!("{action}: a limit must be at least 1 per second"),
             ));
         }
         Ok(())
@@ -1062,6 +1218,85 @@ mod tests {
         );
         assert_eq!(s.upstream.timeout(), Duration::from_secs(330));
         assert_eq!(s.auth.reload_interval(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn redis_settings_default_to_off_and_name_their_key_when_wrong() {
+        let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
+        assert_eq!(s.auth.replay_store, ReplayStoreKind::Memory);
+        assert!(!s.uses_redis());
+        assert_eq!(s.redis.key_prefix, "scf-bridge:");
+        assert_eq!(s.redis.timeout_ms, 50);
+        assert_eq!(s.redis.on_error, RedisOnError::Refuse);
+
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                (
+                    "SCF_BRIDGE__REDIS__URL",
+                    "redis://10.0.0.1:7000, redis://10.0.0.2:7000",
+                ),
+                ("SCF_BRIDGE__REDIS__ON_ERROR", "local"),
+            ]),
+        )
+        .unwrap();
+        assert!(s.uses_redis());
+        assert_eq!(
+            s.redis.urls(),
+            ["redis://10.0.0.1:7000", "redis://10.0.0.2:7000"]
+        );
+        assert_eq!(s.redis.on_error, RedisOnError::Local);
+
+        for (pairs, needle) in [
+            (
+                vec![("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis")],
+                "redis.url",
+            ),
+            (
+                vec![("SCF_BRIDGE__REDIS__RATE_LIMITS", "true")],
+                "redis.url",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                    ("SCF_BRIDGE__REDIS__URL", "http://redis:6379"),
+                ],
+                "redis.url",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                    ("SCF_BRIDGE__REDIS__URL", "redis://:hunter2@redis:6379"),
+                ],
+                "redis.password_file",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                    ("SCF_BRIDGE__REDIS__URL", "redis://redis:6379"),
+                    ("SCF_BRIDGE__REDIS__TIMEOUT_MS", "0"),
+                ],
+                "redis.timeout_ms",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__AUTH__REPLAY_STORE", "redis"),
+                    ("SCF_BRIDGE__REDIS__URL", "redis://redis:6379"),
+                    ("SCF_BRIDGE__REDIS__RATE_LIMIT_SHARE", "1.5"),
+                ],
+                "redis.rate_limit_share",
+            ),
+            (
+                vec![("SCF_BRIDGE__AUTH__REPLAY_STORE", "disk")],
+                "replay_store",
+            ),
+        ] {
+            let err = Settings::load_with_env(None, env(&pairs)).unwrap_err();
+            let line = err.to_string();
+            assert!(line.contains(needle), "{pairs:?}: {line}");
+            assert!(!line.contains("hunter2"), "{line}");
+        }
     }
 
     #[test]

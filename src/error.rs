@@ -40,6 +40,11 @@ pub enum ErrorKind {
     // Bridge.
     Overloaded,
     ReplayMemoryFull,
+    /// Redis (the shared replay store or throttle budget) did not answer
+    /// in time and `redis.on_error = "refuse"`.
+    RedisUnavailable,
+    /// The shared throttle budget had no token within its wait.
+    ThrottleBudget,
     ShuttingDown,
     NoCredentials,
     Internal,
@@ -70,9 +75,8 @@ impl ErrorKind {
             | SecretIdNotFound
             | SignatureExpire
             | ReplayAttack => Source::Caller,
-            Overloaded | ReplayMemoryFull | ShuttingDown | NoCredentials | Internal => {
-                Source::Bridge
-            }
+            Overloaded | ReplayMemoryFull | RedisUnavailable | ThrottleBudget | ShuttingDown
+            | NoCredentials | Internal => Source::Bridge,
             UpstreamUnreachable
             | UpstreamTimeout
             | UpstreamConnectionLost
@@ -96,7 +100,9 @@ impl ErrorKind {
             SecretIdNotFound => codes::SECRET_ID_NOT_FOUND,
             SignatureExpire => codes::SIGNATURE_EXPIRE,
             ReplayAttack => codes::REPLAY_ATTACK,
-            Overloaded | ReplayMemoryFull => codes::QUOTA_EXCEEDED,
+            Overloaded | ReplayMemoryFull | RedisUnavailable | ThrottleBudget => {
+                codes::QUOTA_EXCEEDED
+            }
             ShuttingDown | UpstreamUnreachable | UpstreamTimeout => codes::TEMPORARILY_UNAVAILABLE,
             NoCredentials | Internal | UpstreamConnectionLost | UpstreamBadResponse => {
                 codes::INTERNAL_ERROR
@@ -119,7 +125,8 @@ impl ErrorKind {
             SecretIdNotFound => "AuthFailure.SecretIdNotFound",
             SignatureExpire => "AuthFailure.SignatureExpire",
             ReplayAttack => "AuthFailure.ReplayAttack",
-            Overloaded | ReplayMemoryFull => "RequestLimitExceeded",
+            Overloaded | ReplayMemoryFull | ThrottleBudget => "RequestLimitExceeded",
+            RedisUnavailable => "ResourceUnavailable",
             ShuttingDown | UpstreamUnreachable | UpstreamTimeout => "ServiceUnavailable",
             NoCredentials | Internal | UpstreamConnectionLost | UpstreamBadResponse => {
                 "InternalError"
@@ -145,6 +152,8 @@ impl ErrorKind {
             ReplayAttack => "replay",
             Overloaded => "overloaded",
             ReplayMemoryFull => "replay-memory-full",
+            RedisUnavailable => "redis-unavailable",
+            ThrottleBudget => "throttle-budget",
             ShuttingDown => "shutting-down",
             NoCredentials => "no-credentials",
             Internal => "internal",

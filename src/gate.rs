@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::actions::{self, Entry};
-use crate::auth::{Signer, Verifier};
+use crate::auth::{Authenticated, Signer, Verifier};
 use crate::config::ServerSettings;
 use crate::error::{BridgeError, ErrorKind};
 use crate::legacy::decode::{decode_form_limited, DecodeError, Params};
@@ -60,6 +60,9 @@ pub struct Admitted {
     pub region: Option<String>,
     /// Who called, for `GET /callers`.
     pub caller: crate::callers::Caller,
+    /// With a shared replay store, the replay check still to be made (in
+    /// Redis, asynchronously) and the clock reading that decides it.
+    pub pending_replay: Option<(Authenticated, u64)>,
 }
 
 /// A refusal, with the action when it was known (for the log and metrics).
@@ -83,6 +86,8 @@ impl From<BridgeError> for Refused {
 
 /// [`admit_now`], on the blocking pool when `raw` is larger than the
 /// offload threshold, inline otherwise.
+/// `defer_replay`: leave the replay check to the caller
+/// ([`Admitted::pending_replay`]), for a shared replay store.
 pub async fn admit(
     raw: Bytes,
     http_method: &str,
@@ -90,27 +95,30 @@ pub async fn admit(
     verifier: Option<Arc<Verifier>>,
     clock: Clock,
     limits: GateLimits,
+    defer_replay: bool,
 ) -> Result<Admitted, Refused> {
     if raw.len() <= limits.offload_threshold_bytes {
-        return admit_now(
+        return admit_with(
             &raw,
             http_method,
             host,
             verifier.as_deref(),
             &*clock,
             limits,
+            defer_replay,
         );
     }
     let method = http_method.to_owned();
     let host = host.map(str::to_owned);
     let work = move || {
-        admit_now(
+        admit_with(
             &raw,
             &method,
             host.as_deref(),
             verifier.as_deref(),
             &*clock,
             limits,
+            defer_replay,
         )
     };
     match tokio::task::spawn_blocking(work).await {
@@ -137,6 +145,20 @@ pub fn admit_now(
     clock: &dyn Fn() -> u64,
     limits: GateLimits,
 ) -> Result<Admitted, Refused> {
+    admit_with(raw, http_method, host, verifier, clock, limits, false)
+}
+
+/// [`admit_now`], leaving the replay check to the caller when
+/// `defer_replay` is set.
+fn admit_with(
+    raw: &[u8],
+    http_method: &str,
+    host: Option<&str>,
+    verifier: Option<&Verifier>,
+    clock: &dyn Fn() -> u64,
+    limits: GateLimits,
+    defer_replay: bool,
+) -> Result<Admitted, Refused> {
     let params = decode_form_limited(raw, limits.max_params).map_err(decode_error)?;
     let name = action_name(&params).ok_or_else(|| request_error(RequestError::MissingAction))?;
     let entry = actions::lookup(name).ok_or_else(|| unsupported_action(name))?;
@@ -160,15 +182,24 @@ pub fn admit_now(
     }
     let common = read_common(&params).map_err(|e| refused(request_error(e)))?;
     let mut caller = crate::callers::caller_of(&params, &common, verifier);
-    let signer = match verifier {
-        Some(v) => v
-            .verify_with_clock(http_method, host, &params, &common, clock)
-            .map_err(|error| Refused {
-                error,
-                action: Some(entry.name),
-                caller: Box::new(caller.clone()),
-            })?,
-        None => Signer::Bridge,
+    let refused_by = |error| Refused {
+        error,
+        action: Some(entry.name),
+        caller: Box::new(caller.clone()),
+    };
+    let (signer, pending_replay) = match verifier {
+        Some(v) if defer_replay => {
+            let (checked, now) = v
+                .authenticate(http_method, host, &params, &common, clock)
+                .map_err(refused_by)?;
+            (checked.signer.clone(), Some((checked, now)))
+        }
+        Some(v) => (
+            v.verify_with_clock(http_method, host, &params, &common, clock)
+                .map_err(refused_by)?,
+            None,
+        ),
+        None => (Signer::Bridge, None),
     };
     caller.identity = Some(crate::callers::identity_of(&signer));
     Ok(Admitted {
@@ -177,6 +208,7 @@ pub fn admit_now(
         signer,
         region: common.region,
         caller,
+        pending_replay,
     })
 }
 

@@ -17,7 +17,8 @@
 //!   [`upstream`] (the 3.0 transport trait and the pooled
 //!   client), [`server`] (the legacy listener), [`app`] (assembly),
 //!   [`emulator`] (an SCF 3.0 emulator), [`testing`] (a scripted transport
-//!   for walk tests).
+//!   for walk tests), [`redis_conn`] (the Redis the replicas share),
+//!   [`ratelimit`] (the shared throttle budget).
 #![forbid(unsafe_code)]
 
 pub mod access_log;
@@ -36,6 +37,8 @@ pub mod gate;
 pub mod legacy;
 pub mod logging;
 pub mod metrics;
+pub mod ratelimit;
+pub mod redis_conn;
 pub mod scf3;
 pub mod server;
 pub mod testing;

@@ -49,6 +49,23 @@ pub mod names {
     /// under `server.runtime = "thread-per-core"`, `shared` otherwise) and
     /// `listener` (`plain`, `tls`): how evenly the kernel spreads them.
     pub const CONNECTIONS: &str = "scf_bridge_connections_accepted_total";
+    /// Histogram: round trip of one Redis command, seconds, by `op`
+    /// (`replay`, `throttle`, `ping`).
+    pub const REDIS_DURATION: &str = "scf_bridge_redis_duration_seconds";
+    /// Counter: Redis commands that failed, by `kind` (`timeout`,
+    /// `connection`, `auth`, `other`).
+    pub const REDIS_ERRORS: &str = "scf_bridge_redis_errors_total";
+    /// Counter: requests that used this replica's own state because Redis
+    /// failed (`redis.on_error = "local"`), by `what` (`replay`, `throttle`).
+    pub const REDIS_FALLBACKS: &str = "scf_bridge_redis_fallbacks_total";
+    /// Gauge: 1 while the last Redis health check answered, else 0.
+    pub const REDIS_UP: &str = "scf_bridge_redis_up";
+    /// Histogram: time 3.0 calls waited for a shared throttle token, seconds
+    /// (its count is the calls that waited).
+    pub const THROTTLE_WAIT: &str = "scf_bridge_throttle_wait_seconds";
+    /// Counter: 3.0 calls refused because the shared budget had no token
+    /// within `redis.rate_limit_wait_ms`.
+    pub const THROTTLE_REFUSED: &str = "scf_bridge_throttle_refused_total";
     /// Gauge: always 1, with `version`.
     pub const BUILD_INFO: &str = "scf_bridge_build_info";
 }
@@ -129,6 +146,29 @@ fn describe() {
     describe_counter!(
         names::CONNECTIONS,
         "Legacy connections accepted, by serving worker and listener."
+    );
+    describe_histogram!(
+        names::REDIS_DURATION,
+        Unit::Seconds,
+        "Round trip of one Redis command, by op."
+    );
+    describe_counter!(names::REDIS_ERRORS, "Redis commands that failed, by kind.");
+    describe_counter!(
+        names::REDIS_FALLBACKS,
+        "Requests that used this replica's own state because Redis failed."
+    );
+    describe_gauge!(
+        names::REDIS_UP,
+        "1 while the last Redis health check answered, else 0."
+    );
+    describe_histogram!(
+        names::THROTTLE_WAIT,
+        Unit::Seconds,
+        "Time 3.0 calls waited for a shared throttle token."
+    );
+    describe_counter!(
+        names::THROTTLE_REFUSED,
+        "3.0 calls refused because the shared throttle budget had no token in time."
     );
     describe_gauge!(names::BUILD_INFO, "Always 1, labelled with the version.");
 }
@@ -266,6 +306,31 @@ pub fn replay_fill(entries: usize, capacity: usize) {
     let hot = hot();
     hot.replay_entries.set(entries as f64);
     hot.replay_capacity.set(capacity as f64);
+}
+
+/// One Redis command's round trip.
+pub fn redis_call(op: &'static str, elapsed: Duration) {
+    metrics::histogram!(names::REDIS_DURATION, "op" => op).record(elapsed.as_secs_f64());
+}
+
+pub fn redis_error(kind: &'static str) {
+    metrics::counter!(names::REDIS_ERRORS, "kind" => kind).increment(1);
+}
+
+pub fn redis_fallback(what: &'static str) {
+    metrics::counter!(names::REDIS_FALLBACKS, "what" => what).increment(1);
+}
+
+pub fn redis_up(up: bool) {
+    metrics::gauge!(names::REDIS_UP).set(if up { 1.0 } else { 0.0 });
+}
+
+pub fn throttle_waited(waited: Duration) {
+    metrics::histogram!(names::THROTTLE_WAIT).record(waited.as_secs_f64());
+}
+
+pub fn throttle_refused() {
+    metrics::counter!(names::THROTTLE_REFUSED).increment(1);
 }
 
 pub fn callers(distinct_last_hour: usize) {

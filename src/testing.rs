@@ -161,6 +161,8 @@ pub fn bridge(transport: Arc<ScriptedTransport>) -> Bridge {
         gate: crate::gate::GateLimits::default(),
         clock: Arc::new(|| 1_700_000_000),
         actions: crate::actions::ActionSettings::default(),
+        shared_replay: None,
+        budget: None,
     }
 }
 

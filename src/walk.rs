@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use crate::actions::{Action, ActionSettings, BoxFuture, Failure, LegacyParams, Scf3Client};
-use crate::auth::{Signer, Verifier};
+use crate::auth::{SharedReplay, Signer, Verifier};
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
 use crate::error::{BridgeError, ErrorKind};
@@ -91,6 +91,10 @@ pub struct Bridge {
     pub gate: GateLimits,
     /// What actions read (their waits).
     pub actions: ActionSettings,
+    /// The replay check in Redis (`auth.replay_store = "redis"`).
+    pub shared_replay: Option<SharedReplay>,
+    /// The throttle budget shared through Redis (`redis.rate_limits`).
+    pub budget: Option<crate::ratelimit::ThrottleBudget>,
 }
 
 /// A registered action's walk from [`Admitted`] to its [`Reply`].
@@ -121,8 +125,23 @@ impl Bridge {
             self.verifier.clone(),
             self.clock.clone(),
             self.gate,
+            self.shared_replay.is_some(),
         )
         .await;
+        let admitted = match (admitted, &self.shared_replay, &self.verifier) {
+            (Ok(a), Some(shared), Some(v)) => match &a.pending_replay {
+                Some((checked, now)) => match shared.check(v, checked, *now).await {
+                    Ok(()) => Ok(a),
+                    Err(error) => Err(gate::Refused {
+                        error,
+                        action: Some(a.entry.name),
+                        caller: Box::new(a.caller),
+                    }),
+                },
+                None => Ok(a),
+            },
+            (admitted, _, _) => admitted,
+        };
         if let Some(v) = &self.verifier {
             metrics::replay_fill(v.replay.len(), v.replay.capacity());
         }
@@ -196,7 +215,8 @@ pub(crate) fn run_action<'a, A: Action>(
             sent,
             bridge.mode == UpstreamMode::DryRun,
             &bridge.actions,
-        );
+        )
+        .with_budget(bridge.budget.as_ref());
         let result = A::run(request, &mut scf).await;
         let notes = scf.into_notes();
         info.upstream_duration = notes.upstream;

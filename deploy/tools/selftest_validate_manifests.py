@@ -45,7 +45,7 @@ def sidecar(docs):
 
 
 def config(docs, edit):
-    cm = one(docs, "ConfigMap")
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and "scf-bridge.toml" in (d.get("data") or {}))
     cm["data"]["scf-bridge.toml"] = edit(cm["data"]["scf-bridge.toml"])
 
 
@@ -110,6 +110,17 @@ CASES = [
     ("the migration ServiceMonitor left on production", "overlays/migration",
      lambda d: one(d, "ServiceMonitor")["spec"]["selector"]["matchLabels"].__setitem__(
          "app.kubernetes.io/instance", "scf-bridge"), r"matches no Service"),
+    ("the migration without egress to Redis", "overlays/migration",
+     lambda d: one(d, "NetworkPolicy")["spec"].__setitem__(
+         "egress", [r for r in one(d, "NetworkPolicy")["spec"]["egress"]
+                    if all(p.get("port") != 6379 for p in r.get("ports", []))]),
+     r"egress must be exactly .*6379"),
+    ("a Redis password outside any Secret", "overlays/migration",
+     lambda d: config(d, lambda t: t.replace('"/var/run/secrets/scf-bridge/redis/password"', '"/redis-password"')),
+     r"redis.password_file /redis-password"),
+    ("the Redis address ConfigMap left out", "overlays/migration",
+     lambda d: d.remove(next(x for x in d if x["kind"] == "ConfigMap" and "url" in (x.get("data") or {}))),
+     r"SCF_BRIDGE__REDIS__URL"),
     ("PromQL of a wrong type", "monitoring",
      lambda d: rule(d, "ScfBridgeRequestsShed").__setitem__("expr", "rate(scf_bridge_requests_shed_total) > 0"),
      r"expected type matrix"),

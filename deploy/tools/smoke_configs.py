@@ -21,6 +21,12 @@ For every ConfigMap holding scf-bridge.toml:
   refused, without a restart; on SIGTERM /ready turns 503 at once, the bridge
   still answers during server.drain_delay_secs and exits 0 within the
   configured drain delay + deadline.
+
+A configuration that shares Redis (auth.replay_store = "redis") gets a real
+redis-server (Debian's, from scripts/redis.sh) with a password, laid out as
+the pod's Secret; the address is passed as SCF_BRIDGE__REDIS__URL, as the
+pod's ConfigMap does. Then also: the same signed request sent twice is
+answered 4500 the second time, and Redis holds its key.
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ import yaml
 HOST = "scf.api.qcloud.com"
 POD_TLS = "/var/run/secrets/scf-bridge/tls"
 POD_CLIENTS = "/var/run/secrets/scf-bridge/clients"
+POD_REDIS = "/var/run/secrets/scf-bridge/redis"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REDIS_PASSWORD = "smoke-redis-password"
 AK_OLD, SK_OLD = "AKIDsmokeOld0000000000000000000000", "smoke-old-secret-key"
 AK_NEW, SK_NEW = "AKIDsmokeNew0000000000000000000000", "smoke-new-secret-key"
 
@@ -157,9 +166,40 @@ def rewrite(text: str, overrides: dict[tuple[str, str], str]) -> str:
     return "\n".join(out) + "\n"
 
 
+# ------------------------------------------------------------- a Redis --
+
+class Redis:
+    """Debian's redis-server (scripts/redis.sh) on a free loopback port, with a password."""
+
+    def __init__(self, tmp: str):
+        out = subprocess.run([os.path.join(REPO, "scripts", "redis.sh"), "install"], check=True,
+                             capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        self.bin_dir = os.path.dirname(out)
+        self.env = {"LD_LIBRARY_PATH": os.path.join(os.path.dirname(self.bin_dir), "lib"),
+                    "REDISCLI_AUTH": REDIS_PASSWORD}
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [out, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", tmp, "--requirepass", REDIS_PASSWORD],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.cli("PING") == "PONG", 15, 0.05)
+
+    def cli(self, *args: str) -> str:
+        return subprocess.run([os.path.join(self.bin_dir, "redis-cli"), "-p", str(self.port), *args],
+                              env=self.env, capture_output=True, text=True).stdout.strip()
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
 # -------------------------------------------------------------- a client --
 
 def signed_query(secret_id: str, secret_key: str, method: str = "GET") -> str:
+    return signed_query_and_nonce(secret_id, secret_key, method)[0]
+
+
+def signed_query_and_nonce(secret_id: str, secret_key: str, method: str = "GET") -> tuple[str, str]:
     params = {
         "Action": "InvokeFunction", "Region": "gz", "functionName": "hello",
         "param": json.dumps({"name": "smoke"}), "SecretId": secret_id,
@@ -170,7 +210,7 @@ def signed_query(secret_id: str, secret_key: str, method: str = "GET") -> str:
         f"{k.replace('_', '.')}={v}" for k, v in sorted(params.items()))
     params["Signature"] = base64.b64encode(
         hmac.new(secret_key.encode(), src.encode(), hashlib.sha256).digest()).decode()
-    return urllib.parse.urlencode(params)
+    return urllib.parse.urlencode(params), params["Nonce"]
 
 
 def http_get(port: int, target: str, ca: str | None) -> tuple[int, dict[str, str], bytes]:
@@ -199,9 +239,11 @@ def http_get(port: int, target: str, ca: str | None) -> tuple[int, dict[str, str
     return status, headers, body
 
 
-def legacy(port: int, ca: str | None, secret_id: str, secret_key: str) -> tuple[dict, dict[str, str]]:
+def legacy(port: int, ca: str | None, secret_id: str, secret_key: str,
+           query: str | None = None) -> tuple[dict, dict[str, str]]:
+    query = query or signed_query(secret_id, secret_key)
     try:
-        status, headers, body = http_get(port, "/v2/index.php?" + signed_query(secret_id, secret_key), ca)
+        status, headers, body = http_get(port, "/v2/index.php?" + query, ca)
     except (OSError, ValueError, IndexError) as e:  # ssl.SSLError is an OSError
         return {"code": None, "error": f"{type(e).__name__}: {e}"}, {}
     try:
@@ -252,13 +294,21 @@ def smoke(name: str, toml_text: str, binary: str) -> None:
         }
         text = rewrite(toml_text, overrides)
         text = text.replace(POD_TLS, tls.path).replace(POD_CLIENTS, clients.path)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        shared = (cfg.get("auth") or {}).get("replay_store") == "redis"
+        redis = None
+        if shared:
+            redis = Redis(tmp)
+            secret = AtomicDir(os.path.join(tmp, "redis"))
+            secret.write({"password": REDIS_PASSWORD.encode() + b"\n"})
+            text = text.replace(POD_REDIS, secret.path)
+            env["SCF_BRIDGE__REDIS__URL"] = f"redis://127.0.0.1:{redis.port}"
         path = os.path.join(tmp, "scf-bridge.toml")
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         log_path = os.path.join(tmp, "bridge.log")
         log = open(log_path, "wb")
-        proc = subprocess.Popen([binary, "serve", "--config", path], stdout=log, stderr=log,
-                                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+        proc = subprocess.Popen([binary, "serve", "--config", path], stdout=log, stderr=log, env=env)
         try:
             ready = wait_for(lambda: admin(admin_port, "/ready")[0] == 200, 15)
             if not check(ready, where, "/ready never turned 200"):
@@ -270,6 +320,16 @@ def smoke(name: str, toml_text: str, binary: str) -> None:
                   f"signed request over TLS (verified for {HOST}): {answer}")
             answer, _ = legacy(plain, None, AK_OLD, SK_OLD)
             check(answer.get("code") == 0, where, f"signed request on the plain listener: {answer}")
+            if redis is not None:
+                query, _ = signed_query_and_nonce(AK_OLD, SK_OLD)
+                first, _ = legacy(secure, ca, AK_OLD, SK_OLD, query)
+                again, headers = legacy(secure, ca, AK_OLD, SK_OLD, query)
+                check(first.get("code") == 0 and again.get("code") == 4500
+                      and headers.get("x-scf-bridge-error") == "replay", where,
+                      f"a request sent twice must be refused the second time (shared Redis): {first} {again}")
+                prefix = (cfg.get("redis") or {}).get("key_prefix", "scf-bridge:")
+                keys = redis.cli("--scan", "--pattern", prefix + "r:*").split()
+                check(len(keys) >= 3, where, f"Redis should hold the accepted requests' keys: {keys}")
             answer, headers = legacy(secure, ca, AK_OLD, "not-the-key")
             check(answer.get("code") == 4100 and headers.get("x-scf-bridge-error") == "signature-failure",
                   where, f"a wrong key must get 4100 signature-failure: {answer} {headers.get('x-scf-bridge-error')}")
@@ -315,12 +375,15 @@ def smoke(name: str, toml_text: str, binary: str) -> None:
             check(rc == 0, where, f"exit after SIGTERM: {rc}")
             check(took >= drain - 0.5, where, f"stopped after {took:.1f} s, before the {drain} s drain delay")
             print(f"  {name}: started, TLS + signatures + 4100/4104, key rotation, replay capacity, "
+                  f"{'shared Redis (4500 on a second send), ' if redis is not None else ''}"
                   f"drain {drain} s (stopped in {took:.1f} s): {'ok' if failures == 0 else 'see FAIL lines'}")
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
             log.close()
+            if redis is not None:
+                redis.close()
             if failures:
                 with open(log_path, encoding="utf-8", errors="replace") as f:
                     tail = f.read().splitlines()[-8:]

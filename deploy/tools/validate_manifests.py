@@ -17,7 +17,9 @@ Checks, each failure printed as `FAIL ...` and counted:
   sidecar shape, selectors that select, NetworkPolicy egress, the memory
   sizing formula against the limit;
 * the bridge's TOML in every ConfigMap: parses, only known keys, paths that
-  the pod mounts; migration = standalone + upstream.mode = "dry-run";
+  the pod mounts; migration = standalone + upstream.mode = "dry-run" + the
+  shared Redis (auth.replay_store, [redis]); a Redis password file inside a
+  mounted Secret and egress to Redis exactly when a configuration uses it;
 * PromQL in the alert rules and the dashboard: parsed and type-checked by
   promql-check; every metric name, and every label matched or grouped by,
   one that src/metrics.rs records (or Prometheus adds to a scraped target);
@@ -79,10 +81,16 @@ KNOWN_KEYS = {
     "credentials": {"secret_id", "secret_key", "token"},
     "auth": {"mode", "allow_unauthenticated", "signing_hosts", "max_skew_secs",
              "replay_capacity", "clients", "clients_dir", "clients_dir_upstream",
-             "reload_interval_ms", "restart_grace_secs", "replay_client_share_percent"},
+             "reload_interval_ms", "restart_grace_secs", "replay_client_share_percent",
+             "replay_store"},
     "log": {"filter", "format"},
     "metrics": {"function_label"},
+    "redis": {"url", "username", "password_file", "ca_file", "key_prefix", "timeout_ms",
+              "connect_timeout_ms", "pool_size", "on_error", "expiry_margin_secs",
+              "rate_limits", "rate_limit_share", "rate_limit_wait_ms", "action_limits"},
 }
+# The port the NetworkPolicy opens towards Redis when a configuration uses it.
+REDIS_PORT = 6379
 # Built-in defaults the sizing check falls back to.
 DEFAULTS = {
     ("server", "max_body_bytes"): 20 * MIB,
@@ -430,6 +438,12 @@ def check_bridge_pod(owner: dict, pod: dict, c: dict, sidecar: bool, configmaps:
         p = get(cfg, "server", key)
         if p:
             R.ok(mounted(p, kind), where, f"config: server.{key} {p} is not inside a mounted Secret")
+    if uses_redis(cfg):
+        pw = get(cfg, "redis", "password_file")
+        R.ok(bool(pw) and mounted(pw, "secret"), where,
+             f"config: redis.password_file {pw} must be inside a mounted Secret")
+        url = get(cfg, "redis", "url") or pod_env(c, configmaps).get("SCF_BRIDGE__REDIS__URL")
+        R.ok(bool(url), where, "config: the shared Redis needs redis.url (or SCF_BRIDGE__REDIS__URL from a ConfigMap)")
     cd = get(cfg, "auth", "clients_dir")
     if cd:
         R.ok(any(cd.rstrip("/") == mp and "secret" in vol for mp, vol in mounts.items()), where,
@@ -459,6 +473,40 @@ def check_bridge_pod(owner: dict, pod: dict, c: dict, sidecar: bool, configmaps:
         anti = (pod.get("affinity") or {}).get("podAntiAffinity")
         R.ok(bool(spread) or bool(anti), where,
              f"{kn(owner)}: needs topologySpreadConstraints (selecting its own pods) or podAntiAffinity")
+
+
+def uses_redis(cfg: dict) -> bool:
+    return get(cfg, "auth", "replay_store") == "redis" or get(cfg, "redis", "rate_limits") is True
+
+
+def pod_env(c: dict, configmaps: dict) -> dict[str, str]:
+    """The container's SCF_BRIDGE__* variables: literal, or from a rendered ConfigMap."""
+    out = {}
+    for e in c.get("env", []) or []:
+        name = e.get("name", "")
+        if not name.startswith("SCF_BRIDGE__"):
+            continue
+        if "value" in e:
+            out[name] = e["value"]
+        ref = (e.get("valueFrom") or {}).get("configMapKeyRef")
+        if ref:
+            value = ((configmaps.get(ref.get("name")) or {}).get("data") or {}).get(ref.get("key"))
+            if R.ok(value is not None, BRIDGE_CONTAINER,
+                    f"env {name}: ConfigMap {ref.get('name')} key {ref.get('key')} is not in the render"):
+                out[name] = value
+    return out
+
+
+def render_uses_redis(docs: list[dict]) -> bool:
+    for cm in by_kind(docs, "ConfigMap"):
+        text = (cm.get("data") or {}).get("scf-bridge.toml")
+        if text is not None:
+            try:
+                if uses_redis(tomllib.loads(text)):
+                    return True
+            except tomllib.TOMLDecodeError:
+                pass
+    return False
 
 
 def pod_labels(workload: dict) -> dict:
@@ -525,8 +573,12 @@ def check_conventions(docs: list[dict], where: str) -> None:
              f"{kn(n)}: must restrict both Ingress and Egress")
         egress = {(p.get("port"), p.get("protocol", "TCP")) for r in n["spec"].get("egress", [])
                   for p in r.get("ports", []) or [{"port": "ANY"}]}
-        R.ok(egress == {(53, "UDP"), (53, "TCP"), (443, "TCP")}, where,
-             f"{kn(n)}: egress must be exactly DNS (53 UDP/TCP) and 443/TCP, got {sorted(map(str, egress))}")
+        want = {(53, "UDP"), (53, "TCP"), (443, "TCP")}
+        if render_uses_redis(docs):
+            want.add((REDIS_PORT, "TCP"))
+        R.ok(egress == want, where,
+             f"{kn(n)}: egress must be exactly DNS (53 UDP/TCP), 443/TCP"
+             f"{f' and {REDIS_PORT}/TCP (Redis)' if len(want) > 3 else ''}, got {sorted(map(str, egress))}")
         ingress = {p.get("port") for r in n["spec"].get("ingress", []) for p in r.get("ports", []) or []}
         R.ok("admin" in ingress or ADMIN_PORT in ingress, where, f"{kn(n)}: must admit the admin port")
         R.ok(bool(ingress - {"admin", ADMIN_PORT}), where, f"{kn(n)}: must admit a data port")
@@ -652,6 +704,14 @@ def check_config_with_binary(rendered: dict[str, list[dict]], binary: str, tmp: 
         with open(os.path.join(secrets, "tls", fname), "wb") as f:
             f.write(data)
     for name, docs in rendered.items():
+        # No SCF_BRIDGE__* or TENCENTCLOUD_* leaks in from this process.
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        configmaps = {d["metadata"]["name"]: d for d in by_kind(docs, "ConfigMap")}
+        for w in docs:
+            pod = ((w.get("spec") or {}).get("template") or {}).get("spec") or {}
+            for c in (pod.get("initContainers") or []) + (pod.get("containers") or []):
+                if c.get("name") == BRIDGE_CONTAINER:
+                    env.update(pod_env(c, configmaps))
         for cm in by_kind(docs, "ConfigMap"):
             text = (cm.get("data") or {}).get("scf-bridge.toml")
             if text is None:
@@ -711,8 +771,15 @@ def main() -> int:
         migration = tomllib.load(f)
     expected = copy.deepcopy(standalone)
     expected.setdefault("upstream", {})["mode"] = "dry-run"
-    R.ok(migration == expected, "migration",
-         "scf-bridge.migration.toml must equal base/scf-bridge.toml plus upstream.mode = \"dry-run\"")
+    shared = copy.deepcopy(migration)
+    store = shared.get("auth", {}).pop("replay_store", None)
+    redis = shared.pop("redis", None)
+    R.ok(shared == expected, "migration",
+         "scf-bridge.migration.toml must equal base/scf-bridge.toml plus upstream.mode = \"dry-run\", "
+         "auth.replay_store and [redis]")
+    R.ok(store == "redis" and isinstance(redis, dict) and bool(redis.get("password_file")), "migration",
+         "the migration overlay's replicas must share Redis: auth.replay_store = \"redis\" and "
+         "redis.password_file")
     R.ok("mode" not in standalone.get("upstream", {}), "standalone", "standalone must not set upstream.mode")
 
     # The sidecar Component ships the sidecar overlay's configuration, unchanged.

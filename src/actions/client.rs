@@ -96,6 +96,8 @@ pub struct Scf3Client<'a> {
     dry_run: bool,
     settings: &'a ActionSettings,
     notes: CallNotes,
+    /// The throttle budget shared through Redis, consulted before each call.
+    budget: Option<&'a crate::ratelimit::ThrottleBudget>,
 }
 
 impl<'a> Scf3Client<'a> {
@@ -120,12 +122,22 @@ impl<'a> Scf3Client<'a> {
             dry_run,
             settings,
             notes: CallNotes::default(),
+            budget: None,
         }
     }
 
     /// The settings actions read.
     pub fn settings(&self) -> &ActionSettings {
         self.settings
+    }
+
+    /// Take a token from `budget` before each call (`redis.rate_limits`).
+    pub(crate) fn with_budget(
+        mut self,
+        budget: Option<&'a crate::ratelimit::ThrottleBudget>,
+    ) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// The 3.0 region the calls go to.
@@ -253,6 +265,11 @@ impl<'a> Scf3Client<'a> {
         if self.dry_run {
             dry_run_log(&self.target, &headers, &body, action);
             return Err(Failure::DryRun);
+        }
+        if let Some(budget) = self.budget {
+            budget
+                .acquire(&self.keys.secret_id, action, self.region)
+                .await?;
         }
         let started = Instant::now();
         self.sent.store(true, Ordering::SeqCst);

@@ -5,6 +5,7 @@
 
 pub mod clients;
 pub mod replay;
+pub mod replay_store;
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::legacy::signature::{self, LEGACY_PATH};
 
 pub use clients::{Client, ClientSet, UpstreamIdentity};
 pub use replay::{ReplayMemory, Seen};
+pub use replay_store::SharedReplay;
 
 pub use crate::types::AuthMode;
 
@@ -39,6 +41,16 @@ pub struct Verifier {
     /// `auth.restart_grace_secs`, since the replay memory of the previous
     /// run is gone (memory mode). `None`: no such floor.
     pub not_before: Option<u64>,
+}
+
+/// A request whose signature and timestamp are good, before the replay check.
+pub struct Authenticated {
+    pub secret_id: String,
+    pub nonce: u64,
+    pub timestamp: u64,
+    /// The caller's key: it keys the fingerprint a shared replay store keeps.
+    pub key: crate::config::Secret,
+    pub signer: Signer,
 }
 
 impl Verifier {
@@ -70,6 +82,21 @@ impl Verifier {
         common: &CommonParams,
         clock: &dyn Fn() -> u64,
     ) -> Result<Signer, BridgeError> {
+        let (checked, now) = self.authenticate(http_method, host, params, common, clock)?;
+        self.remember_locally(&checked, now)?;
+        Ok(checked.signer)
+    }
+
+    /// Everything [`Verifier::verify_with_clock`] checks except the replay
+    /// memory; also the deciding clock reading the replay check must use.
+    pub fn authenticate(
+        &self,
+        http_method: &str,
+        host: Option<&str>,
+        params: &Params,
+        common: &CommonParams,
+        clock: &dyn Fn() -> u64,
+    ) -> Result<(Authenticated, u64), BridgeError> {
         let missing = |name: &str| {
             BridgeError::new(
                 ErrorKind::SignatureFailure,
@@ -122,38 +149,57 @@ impl Verifier {
         // The reading that decides: the window and the memory agree on it.
         let now = clock();
         self.check_time(timestamp, now)?;
-        match self
-            .replay
-            .check_and_insert(secret_id, nonce, timestamp, now)
-        {
-            Seen::New => {}
-            Seen::Replay => {
-                return Err(BridgeError::new(
-                    ErrorKind::ReplayAttack,
-                    format!("Nonce {nonce} with Timestamp {timestamp} was already used"),
-                ))
-            }
-            Seen::Full => {
-                crate::metrics::shed("replay_memory_full");
-                tracing::error!(
-                    capacity = self.replay.capacity(),
-                    "replay memory full; refusing requests until entries expire"
-                );
-                return Err(BridgeError::new(
-                    ErrorKind::ReplayMemoryFull,
-                    "the bridge's replay memory is full; retry shortly",
-                ));
-            }
-        }
-        Ok(match client.upstream {
+        let signer = match client.upstream {
             UpstreamIdentity::Bridge => Signer::Bridge,
             UpstreamIdentity::Caller => Signer::Caller(KeyPair {
                 secret_id: secret_id.to_owned(),
                 secret_key: client.secret_key.clone(),
                 token: common.token.clone().map(crate::config::Secret::new),
             }),
-        })
+        };
+        let checked = Authenticated {
+            secret_id: secret_id.to_owned(),
+            nonce,
+            timestamp,
+            key: client.secret_key.clone(),
+            signer,
+        };
+        Ok((checked, now))
     }
+
+    /// The replay check against this replica's own memory, at the deciding
+    /// reading `now`.
+    pub fn remember_locally(&self, a: &Authenticated, now: u64) -> Result<(), BridgeError> {
+        match self
+            .replay
+            .check_and_insert(&a.secret_id, a.nonce, a.timestamp, now)
+        {
+            Seen::New => Ok(()),
+            Seen::Replay => Err(replay_error(a)),
+            Seen::Full => {
+                crate::metrics::shed("replay_memory_full");
+                tracing::error!(
+                    capacity = self.replay.capacity(),
+                    "replay memory full; refusing requests until entries expire"
+                );
+                Err(BridgeError::new(
+                    ErrorKind::ReplayMemoryFull,
+                    "the bridge's replay memory is full; retry shortly",
+                ))
+            }
+        }
+    }
+}
+
+/// The answer to a request already accepted inside the window.
+pub fn replay_error(a: &Authenticated) -> BridgeError {
+    BridgeError::new(
+        ErrorKind::ReplayAttack,
+        format!(
+            "Nonce {} with Timestamp {} was already used",
+            a.nonce, a.timestamp
+        ),
+    )
 }
 
 impl Verifier {
