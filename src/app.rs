@@ -324,6 +324,7 @@ async fn start_emulator(
         keys: known,
         max_skew_secs: 300,
         live_keys,
+        ..EmulatorConfig::default()
     };
     let addr = emulator::spawn_ephemeral(Arc::new(emu))
         .await

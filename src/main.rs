@@ -42,7 +42,41 @@ enum Command {
     Emulator {
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: std::net::SocketAddr,
+        /// How long a function stays Creating/Updating/Deleting, milliseconds.
+        #[arg(long, default_value_t = 200)]
+        state_delay_ms: u64,
+        /// Per-action frequency limit, requests a second (0 = unlimited),
+        /// e.g. `--rate-limit Invoke=100 --rate-limit InvokeFunction=10000`.
+        /// Unset actions keep SCF's documented defaults.
+        #[arg(long = "rate-limit", value_name = "ACTION=N", value_parser = parse_rate_limit)]
+        rate_limits: Vec<(String, u32)>,
+        /// Serve GetFunctionLogs from the recorded invocations instead of
+        /// answering ActionOffline as SCF 3.0 does.
+        #[arg(long)]
+        function_logs_online: bool,
+        /// A region where InvokeFunction answers UnsupportedOperation.Region
+        /// (to test falling back to Invoke); repeatable.
+        #[arg(long = "invoke-function-unsupported-region", value_name = "REGION")]
+        invoke_function_unsupported_regions: Vec<String>,
+        /// Print each action's allowed request fields and default rate limit
+        /// as JSON, and exit.
+        #[arg(long, hide = true)]
+        print_schema: bool,
     },
+}
+
+/// `ACTION=N` of `--rate-limit`, for an action the emulator serves.
+fn parse_rate_limit(value: &str) -> Result<(String, u32), String> {
+    let (action, n) = value
+        .split_once('=')
+        .ok_or_else(|| format!("{value:?} is not ACTION=N"))?;
+    if scf_bridge::emulator::schema::Action::parse(action).is_none() {
+        return Err(format!("the emulator does not serve the action {action:?}"));
+    }
+    let n = n
+        .parse::<u32>()
+        .map_err(|_| format!("{n:?} is not a number of requests a second"))?;
+    Ok((action.to_owned(), n))
 }
 
 fn main() -> ExitCode {
@@ -84,14 +118,37 @@ fn main() -> ExitCode {
             tracing::info!("scf-bridge stopped");
             Ok(())
         }),
-        Command::Emulator { listen } => run(async move {
+        Command::Emulator {
+            print_schema: true, ..
+        } => {
+            use std::io::Write;
+            let schema = scf_bridge::emulator::schema::schema_json();
+            match writeln!(std::io::stdout(), "{schema:#}") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
+        Command::Emulator {
+            listen,
+            state_delay_ms,
+            rate_limits,
+            function_logs_online,
+            invoke_function_unsupported_regions,
+            print_schema: false,
+        } => run(async move {
             let Some(keys) = KeyPair::from_settings(&settings.credentials) else {
                 return Err("the emulator needs a key pair: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY".into());
             };
-            let config = Arc::new(scf_bridge::emulator::EmulatorConfig::with_key(
-                keys.secret_id.clone(),
-                keys.secret_key.expose(),
-            ));
+            let config = Arc::new(scf_bridge::emulator::EmulatorConfig {
+                state_delay: std::time::Duration::from_millis(state_delay_ms),
+                rate_limits: rate_limits.into_iter().collect(),
+                function_logs_online,
+                invoke_function_unsupported_regions,
+                ..scf_bridge::emulator::EmulatorConfig::with_key(
+                    keys.secret_id.clone(),
+                    keys.secret_key.expose(),
+                )
+            });
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|e| format!("cannot listen on {listen}: {e}"))?;

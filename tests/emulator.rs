@@ -32,7 +32,11 @@ struct Emulator {
 }
 
 async fn start() -> Emulator {
-    let addr = emulator::spawn_ephemeral(Arc::new(EmulatorConfig::with_key(ID, KEY)))
+    start_with(EmulatorConfig::with_key(ID, KEY)).await
+}
+
+async fn start_with(config: EmulatorConfig) -> Emulator {
+    let addr = emulator::spawn_ephemeral(Arc::new(config))
         .await
         .expect("bind");
     Emulator {
@@ -360,7 +364,7 @@ async fn wrong_secret_key_is_signature_failure() {
 async fn other_action_is_invalid_action() {
     let emu = start().await;
     let mut call = Call::new(json!({"FunctionName": "hello"}));
-    call.action = Some("InvokeFunction");
+    call.action = Some("PublishVersion");
     expect_error(&emu, call, "InvalidAction").await;
 }
 
@@ -504,3 +508,724 @@ async fn answers_parse_with_scf3_invoke() {
 
 // The official 3.0 Python SDK against the emulator is tested in
 // tests/clients/test_sdk3_emulator.py (run by scripts/test.sh).
+
+// ---- the stateful account: every action ----
+
+/// `action` with `body`, signed like the Python SDK; the whole answer.
+async fn act(emu: &Emulator, action: &'static str, body: Value) -> Value {
+    let mut call = Call::new(body);
+    call.action = Some(action);
+    call.send(emu).await
+}
+
+/// `action` must succeed; its `Response`.
+async fn ok(emu: &Emulator, action: &'static str, body: Value) -> Value {
+    let answer = act(emu, action, body).await;
+    assert!(
+        answer["Response"].get("Error").is_none(),
+        "{action} failed: {answer}"
+    );
+    answer["Response"].clone()
+}
+
+/// `action` must fail with `code`.
+async fn fails(emu: &Emulator, action: &'static str, body: Value, code: &str) -> Value {
+    let answer = act(emu, action, body).await;
+    assert_eq!(
+        answer["Response"]["Error"]["Code"], code,
+        "{action}: {answer}"
+    );
+    answer
+}
+
+const ZIP: &str = "UEsDBAoAAAAAAA=="; // "PK\x03\x04" and a few bytes, base64
+
+fn quick(delay_ms: u64) -> EmulatorConfig {
+    EmulatorConfig {
+        state_delay: Duration::from_millis(delay_ms),
+        ..EmulatorConfig::with_key(ID, KEY)
+    }
+}
+
+async fn status(emu: &Emulator, name: &str) -> String {
+    let r = ok(emu, "GetFunction", json!({"FunctionName": name})).await;
+    r["Status"].as_str().expect("Status").to_owned()
+}
+
+/// Polls `GetFunction` until `Status` is not `from` (bounded: 10 s).
+async fn wait_while(emu: &Emulator, name: &str, from: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = status(emu, name).await;
+        if s != from || Instant::now() > deadline {
+            return s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn function_life_cycle_follows_the_3_0_states() {
+    let emu = start_with(quick(150)).await;
+    let create = json!({
+        "FunctionName": "app", "Handler": "app.run", "Runtime": "Python3.9",
+        "Code": {"ZipFile": ZIP}, "MemorySize": 256, "Timeout": 10, "Description": "d1",
+    });
+    ok(&emu, "CreateFunction", create.clone()).await;
+    assert_eq!(status(&emu, "app").await, "Creating");
+    fails(&emu, "CreateFunction", create, "ResourceInUse.Function").await;
+    fails(
+        &emu,
+        "Invoke",
+        json!({"FunctionName": "app"}),
+        "FailedOperation.FunctionStatusError",
+    )
+    .await;
+    fails(
+        &emu,
+        "UpdateFunctionConfiguration",
+        json!({"FunctionName": "app", "Timeout": 5}),
+        "FailedOperation.FunctionStatusError",
+    )
+    .await;
+    fails(&emu, "CreateTrigger", json!({"FunctionName": "app", "TriggerName": "t", "Type": "timer", "TriggerDesc": "*/5 * * * *"}), "FailedOperation.CreateTrigger").await;
+    assert_eq!(wait_while(&emu, "app", "Creating").await, "Active");
+
+    let f = ok(
+        &emu,
+        "GetFunction",
+        json!({"FunctionName": "app", "Qualifier": "$LATEST"}),
+    )
+    .await;
+    assert_eq!(f["Handler"], "app.run");
+    assert_eq!(f["MemorySize"], 256);
+    assert_eq!(f["Timeout"], 10);
+    assert_eq!(f["FunctionVersion"], "$LATEST");
+    assert!(f.get("CodeInfo").is_none(), "no code without ShowCode");
+    let f = ok(
+        &emu,
+        "GetFunction",
+        json!({"FunctionName": "app", "ShowCode": "TRUE"}),
+    )
+    .await;
+    assert!(f["CodeInfo"].is_string());
+    fails(
+        &emu,
+        "GetFunction",
+        json!({"FunctionName": "app", "Qualifier": "3"}),
+        "ResourceNotFound.Qualifier",
+    )
+    .await;
+
+    ok(
+        &emu,
+        "UpdateFunctionConfiguration",
+        json!({"FunctionName": "app", "MemorySize": 512, "Description": "d2"}),
+    )
+    .await;
+    assert_eq!(status(&emu, "app").await, "Updating");
+    // While updating, invocations run the previous content.
+    ok(&emu, "Invoke", json!({"FunctionName": "app"})).await;
+    fails(
+        &emu,
+        "UpdateFunctionCode",
+        json!({"FunctionName": "app", "ZipFile": ZIP}),
+        "FailedOperation.FunctionStatusError",
+    )
+    .await;
+    assert_eq!(wait_while(&emu, "app", "Updating").await, "Active");
+    fails(
+        &emu,
+        "UpdateFunctionConfiguration",
+        json!({"FunctionName": "app", "Runtime": "Nodejs18.15"}),
+        "InvalidParameterValue.Runtime",
+    )
+    .await;
+    ok(&emu, "UpdateFunctionCode", json!({"FunctionName": "app", "Handler": "main.handle", "CosBucketName": "b", "CosObjectName": "/code.zip"})).await;
+    assert_eq!(wait_while(&emu, "app", "Updating").await, "Active");
+    let f = ok(&emu, "GetFunction", json!({"FunctionName": "app"})).await;
+    assert_eq!(
+        (
+            f["MemorySize"].clone(),
+            f["Description"].clone(),
+            f["Handler"].clone()
+        ),
+        (json!(512), json!("d2"), json!("main.handle"))
+    );
+
+    let r = ok(
+        &emu,
+        "Invoke",
+        json!({"FunctionName": "app", "ClientContext": "{\"x\": 1}", "LogType": "Tail"}),
+    )
+    .await;
+    assert_eq!(
+        r["Result"]["RetMsg"], "{\"x\": 1}",
+        "a created function echoes its event"
+    );
+    assert!(
+        r["Result"]["Log"]
+            .as_str()
+            .expect("log")
+            .contains("main.handle (Python3.9)"),
+        "{r}"
+    );
+    assert_eq!(r["Result"]["InvokeResult"], 0);
+
+    ok(&emu, "DeleteFunction", json!({"FunctionName": "app"})).await;
+    assert_eq!(status(&emu, "app").await, "Deleting");
+    let create_again = json!({"FunctionName": "app", "Code": {"ZipFile": ZIP}});
+    fails(
+        &emu,
+        "CreateFunction",
+        create_again.clone(),
+        "ResourceInUse.Function",
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let a = act(&emu, "GetFunction", json!({"FunctionName": "app"})).await;
+        if a["Response"]["Error"]["Code"] == "ResourceNotFound.Function" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still there: {a}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    fails(
+        &emu,
+        "Invoke",
+        json!({"FunctionName": "app"}),
+        "ResourceNotFound.Function",
+    )
+    .await;
+    ok(&emu, "CreateFunction", create_again).await;
+}
+
+#[tokio::test]
+async fn create_refuses_bad_code_and_can_be_made_to_fail() {
+    let emu = start_with(quick(20)).await;
+    fails(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "a"}),
+        "MissingParameter.Code",
+    )
+    .await;
+    fails(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "a", "Code": {"ZipFile": "***"}}),
+        "InvalidParameterValue.ZipFileBase64BinasciiError",
+    )
+    .await;
+    fails(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "a", "Code": {"ZipFile": "aGVsbG8="}}),
+        "InvalidParameterValue.ZipFile",
+    )
+    .await;
+    fails(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "a", "Code": {"CosBucketName": "b"}}),
+        "InvalidParameterValue.Cos",
+    )
+    .await;
+    fails(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "a", "Code": {"ZipFile": ZIP, "Bogus": 1}}),
+        "UnknownParameter",
+    )
+    .await;
+    fails(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "a", "Code": {"ZipFile": ZIP}, "MemorySize": 100}),
+        "InvalidParameterValue.MemorySize",
+    )
+    .await;
+    fails(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "a", "Code": {"ZipFile": ZIP}, "Timeout": 901}),
+        "LimitExceeded.Timeout",
+    )
+    .await;
+    fails(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "9a", "Code": {"ZipFile": ZIP}}),
+        "InvalidParameter.FunctionName",
+    )
+    .await;
+    fails(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "hello", "Code": {"ZipFile": ZIP}}),
+        "ResourceInUse.Function",
+    )
+    .await;
+    ok(&emu, "CreateFunction", json!({"FunctionName": "broken", "Code": {"CosBucketName": "b", "CosObjectName": "/x/create-failed.zip"}})).await;
+    assert_eq!(wait_while(&emu, "broken", "Creating").await, "CreateFailed");
+    let f = ok(&emu, "GetFunction", json!({"FunctionName": "broken"})).await;
+    assert!(
+        !f["StatusReasons"].as_array().expect("reasons").is_empty(),
+        "{f}"
+    );
+    fails(
+        &emu,
+        "Invoke",
+        json!({"FunctionName": "broken"}),
+        "FailedOperation.FunctionStatusError",
+    )
+    .await;
+    ok(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "upd", "Code": {"ZipFile": ZIP}}),
+    )
+    .await;
+    assert_eq!(wait_while(&emu, "upd", "Creating").await, "Active");
+    ok(
+        &emu,
+        "UpdateFunctionCode",
+        json!({"FunctionName": "upd", "CosBucketName": "b", "CosObjectName": "/update-failed.zip"}),
+    )
+    .await;
+    assert_eq!(wait_while(&emu, "upd", "Updating").await, "UpdateFailed");
+    ok(&emu, "Invoke", json!({"FunctionName": "upd"})).await;
+}
+
+#[tokio::test]
+async fn list_functions_orders_pages_and_searches() {
+    let emu = start_with(quick(0)).await;
+    for name in ["zeta", "alpha", "mid-one"] {
+        ok(&emu, "CreateFunction", json!({"FunctionName": name, "Code": {"ZipFile": ZIP}, "Description": format!("about {name}")})).await;
+    }
+    let names = |r: &Value| -> Vec<String> {
+        r["Functions"]
+            .as_array()
+            .expect("Functions")
+            .iter()
+            .map(|f| f["FunctionName"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let r = ok(&emu, "ListFunctions", json!({})).await;
+    assert_eq!(r["TotalCount"], 7, "3 created + 4 built-ins: {r}");
+    assert_eq!(
+        names(&r)[..3],
+        ["mid-one", "alpha", "zeta"],
+        "default: AddTime DESC"
+    );
+    let r = ok(
+        &emu,
+        "ListFunctions",
+        json!({"Orderby": "FunctionName", "Order": "ASC", "Limit": 3}),
+    )
+    .await;
+    assert_eq!(names(&r), ["alpha", "echo", "fail"]);
+    assert_eq!(r["TotalCount"], 7);
+    let r = ok(
+        &emu,
+        "ListFunctions",
+        json!({"Orderby": "FunctionName", "Order": "ASC", "Offset": 5, "Limit": 10}),
+    )
+    .await;
+    assert_eq!(names(&r), ["sleep", "zeta"]);
+    let r = ok(
+        &emu,
+        "ListFunctions",
+        json!({"SearchKey": "l", "Orderby": "FunctionName", "Order": "ASC"}),
+    )
+    .await;
+    assert_eq!(names(&r), ["alpha", "fail", "hello", "sleep"]);
+    let r = ok(
+        &emu,
+        "ListFunctions",
+        json!({"Description": "about m", "Namespace": "default"}),
+    )
+    .await;
+    assert_eq!(names(&r), ["mid-one"]);
+    let r = ok(&emu, "ListFunctions", json!({"Filters": [{"Name": "Runtime", "Values": ["Python3.9"]}], "Orderby": "FunctionName", "Order": "ASC"})).await;
+    assert_eq!(names(&r), ["echo", "fail", "hello", "sleep"]);
+    fails(
+        &emu,
+        "ListFunctions",
+        json!({"Order": "asc"}),
+        "InvalidParameterValue.Order",
+    )
+    .await;
+    fails(
+        &emu,
+        "ListFunctions",
+        json!({"Orderby": "Name"}),
+        "InvalidParameterValue.OrderBy",
+    )
+    .await;
+    fails(
+        &emu,
+        "ListFunctions",
+        json!({"OrderBy": "AddTime"}),
+        "UnknownParameter",
+    )
+    .await;
+    fails(
+        &emu,
+        "ListFunctions",
+        json!({"Namespace": "prod"}),
+        "ResourceNotFound.Namespace",
+    )
+    .await;
+    // Regions are separate.
+    let mut call = Call::new(json!({}));
+    call.action = Some("ListFunctions");
+    call.region = Some("ap-shanghai");
+    let other = call.send(&emu).await;
+    assert_eq!(other["Response"]["TotalCount"], 4, "{other}");
+}
+
+#[tokio::test]
+async fn every_action_refuses_a_field_it_does_not_have() {
+    let emu = start().await;
+    for action in [
+        "CreateFunction",
+        "ListFunctions",
+        "GetFunction",
+        "UpdateFunctionConfiguration",
+        "UpdateFunctionCode",
+        "DeleteFunction",
+        "Invoke",
+        "InvokeFunction",
+        "CreateTrigger",
+        "UpdateTrigger",
+        "DeleteTrigger",
+        "ListTriggers",
+        "GetFunctionLogs",
+        "GetRequestStatus",
+        "GetAccount",
+    ] {
+        let answer = fails(&emu, action, json!({"NoSuchField": 1}), "UnknownParameter").await;
+        let message = answer["Response"]["Error"]["Message"]
+            .as_str()
+            .expect("message");
+        assert!(message.contains("NoSuchField"), "{action}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn invoke_function_is_sync_and_answers_status_codes() {
+    let emu = start().await;
+    let r = ok(&emu, "InvokeFunction", json!({"FunctionName": "echo", "Event": "{\"a\": 1}", "Qualifier": "$LATEST", "LogType": "Tail"})).await;
+    let res = r["Result"].as_object().expect("Result");
+    assert_full_sync_result(res);
+    assert_eq!(res["InvokeResult"], 200, "a status code, 200 = success");
+    assert_eq!(res["RetMsg"], "{\"a\": 1}");
+    let r = ok(
+        &emu,
+        "InvokeFunction",
+        json!({"FunctionName": "fail", "Qualifier": "$DEFAULT"}),
+    )
+    .await;
+    assert_eq!(r["Result"]["InvokeResult"], 430, "user code exception");
+    assert_ne!(r["Result"]["ErrMsg"], "");
+    fails(
+        &emu,
+        "InvokeFunction",
+        json!({"FunctionName": "hello", "InvocationType": "Event"}),
+        "UnknownParameter",
+    )
+    .await;
+    fails(
+        &emu,
+        "InvokeFunction",
+        json!({"FunctionName": "hello", "ClientContext": "{}"}),
+        "UnknownParameter",
+    )
+    .await;
+    fails(
+        &emu,
+        "InvokeFunction",
+        json!({"FunctionName": "hello", "Qualifier": "1"}),
+        "ResourceNotFound.Qualifier",
+    )
+    .await;
+    fails(
+        &emu,
+        "InvokeFunction",
+        json!({"FunctionName": "nope"}),
+        "ResourceNotFound.Function",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn triggers_are_created_listed_updated_and_deleted() {
+    let emu = start().await;
+    let timer = json!({"FunctionName": "hello", "TriggerName": "every5", "Type": "timer", "TriggerDesc": "0 */5 * * * * *"});
+    let r = ok(&emu, "CreateTrigger", timer.clone()).await;
+    assert_eq!(r["TriggerInfo"]["TriggerName"], "every5");
+    assert_eq!(r["TriggerInfo"]["Enable"], 1, "OPEN by default");
+    fails(&emu, "CreateTrigger", timer, "ResourceInUse.Trigger").await;
+    let cos_name = "bucket-1250000000.cos.ap-guangzhou.myqcloud.com";
+    let cos_desc = "{\"event\":\"cos:ObjectCreated:*\"}";
+    ok(&emu, "CreateTrigger", json!({"FunctionName": "hello", "TriggerName": cos_name, "Type": "cos", "TriggerDesc": cos_desc, "Enable": "CLOSE"})).await;
+    fails(
+        &emu,
+        "CreateTrigger",
+        json!({"FunctionName": "hello", "TriggerName": "x", "Type": "ckafka"}),
+        "InvalidParameterValue.Type",
+    )
+    .await;
+    fails(&emu, "CreateTrigger", json!({"FunctionName": "hello", "TriggerName": "t2", "Type": "timer", "TriggerDesc": "nope"}), "InvalidParameterValue.TriggerDesc").await;
+    fails(&emu, "CreateTrigger", json!({"FunctionName": "hello", "TriggerName": "bucket.cn-south.myqcloud.com", "Type": "cos", "TriggerDesc": cos_desc}), "InvalidParameterValue.TriggerName").await;
+
+    let r = ok(
+        &emu,
+        "ListTriggers",
+        json!({"FunctionName": "hello", "OrderBy": "AddTime", "Order": "ASC"}),
+    )
+    .await;
+    assert_eq!(r["TotalCount"], 2);
+    assert_eq!(r["Triggers"][0]["TriggerName"], "every5");
+    assert_eq!(r["Triggers"][1]["Enable"], 0);
+    let r = ok(
+        &emu,
+        "ListTriggers",
+        json!({"FunctionName": "hello", "Filters": [{"Name": "Type", "Values": ["cos"]}]}),
+    )
+    .await;
+    assert_eq!(r["TotalCount"], 1);
+    let f = ok(&emu, "GetFunction", json!({"FunctionName": "hello"})).await;
+    assert_eq!(f["Triggers"].as_array().map(Vec::len), Some(2));
+
+    ok(&emu, "UpdateTrigger", json!({"FunctionName": "hello", "TriggerName": "every5", "Type": "timer", "TriggerDesc": "0 */10 * * * * *", "Enable": "CLOSE"})).await;
+    let r = ok(
+        &emu,
+        "ListTriggers",
+        json!({"FunctionName": "hello", "Filters": [{"Name": "Type", "Values": ["timer"]}]}),
+    )
+    .await;
+    assert_eq!(r["Triggers"][0]["TriggerDesc"], "0 */10 * * * * *");
+    assert_eq!(r["Triggers"][0]["Enable"], 0);
+    fails(
+        &emu,
+        "UpdateTrigger",
+        json!({"FunctionName": "hello", "TriggerName": "nope", "Type": "timer"}),
+        "ResourceNotFound.Trigger",
+    )
+    .await;
+
+    fails(
+        &emu,
+        "DeleteTrigger",
+        json!({"FunctionName": "hello", "TriggerName": cos_name, "Type": "cos"}),
+        "MissingParameter",
+    )
+    .await;
+    ok(&emu, "DeleteTrigger", json!({"FunctionName": "hello", "TriggerName": cos_name, "Type": "cos", "TriggerDesc": cos_desc})).await;
+    ok(
+        &emu,
+        "DeleteTrigger",
+        json!({"FunctionName": "hello", "TriggerName": "every5", "Type": "timer"}),
+    )
+    .await;
+    fails(
+        &emu,
+        "DeleteTrigger",
+        json!({"FunctionName": "hello", "TriggerName": "every5", "Type": "timer"}),
+        "ResourceNotFound.Trigger",
+    )
+    .await;
+    let r = ok(&emu, "ListTriggers", json!({"FunctionName": "hello"})).await;
+    assert_eq!(r["TotalCount"], 0);
+}
+
+#[tokio::test]
+async fn request_status_and_function_logs() {
+    let emu = start().await;
+    let r = ok(
+        &emu,
+        "Invoke",
+        json!({"FunctionName": "echo", "ClientContext": "{\"k\": 2}"}),
+    )
+    .await;
+    let id = r["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let s = ok(
+        &emu,
+        "GetRequestStatus",
+        json!({"FunctionName": "echo", "FunctionRequestId": id}),
+    )
+    .await;
+    assert_eq!(s["TotalCount"], 1, "{s}");
+    assert_eq!(s["Data"][0]["RequestId"], id.as_str());
+    assert_eq!(s["Data"][0]["RetCode"], 0);
+    assert_eq!(s["Data"][0]["RetMsg"], "{\"k\": 2}");
+    let s = ok(
+        &emu,
+        "GetRequestStatus",
+        json!({"FunctionName": "hello", "FunctionRequestId": id}),
+    )
+    .await;
+    assert_eq!(s["TotalCount"], 0, "another function's request");
+    fails(
+        &emu,
+        "GetRequestStatus",
+        json!({"FunctionName": "echo"}),
+        "MissingParameter",
+    )
+    .await;
+    let r = ok(&emu, "Invoke", json!({"FunctionName": "fail"})).await;
+    let failed = r["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let s = ok(
+        &emu,
+        "GetRequestStatus",
+        json!({"FunctionName": "fail", "FunctionRequestId": failed}),
+    )
+    .await;
+    assert_eq!(s["Data"][0]["RetCode"], -1);
+    // An async invocation is running, then done.
+    let r = ok(&emu, "Invoke", json!({"FunctionName": "sleep", "InvocationType": "Event", "ClientContext": "{\"ms\": 300}"})).await;
+    let queued = r["Result"]["FunctionRequestId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let s = ok(
+        &emu,
+        "GetRequestStatus",
+        json!({"FunctionName": "sleep", "FunctionRequestId": queued}),
+    )
+    .await;
+    assert_eq!(s["Data"][0]["RetCode"], 1, "running: {s}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = ok(
+            &emu,
+            "GetRequestStatus",
+            json!({"FunctionName": "sleep", "FunctionRequestId": queued}),
+        )
+        .await;
+        if s["Data"][0]["RetCode"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never finished: {s}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    fails(
+        &emu,
+        "GetFunctionLogs",
+        json!({"FunctionName": "echo"}),
+        "ActionOffline",
+    )
+    .await;
+
+    let online = start_with(EmulatorConfig {
+        function_logs_online: true,
+        ..EmulatorConfig::with_key(ID, KEY)
+    })
+    .await;
+    for ms in [1, 2] {
+        ok(
+            &online,
+            "Invoke",
+            json!({"FunctionName": "sleep", "ClientContext": format!("{{\"ms\": {ms}}}")}),
+        )
+        .await;
+    }
+    ok(&online, "Invoke", json!({"FunctionName": "fail"})).await;
+    let logs = ok(
+        &online,
+        "GetFunctionLogs",
+        json!({"FunctionName": "sleep", "Order": "asc"}),
+    )
+    .await;
+    assert_eq!(logs["TotalCount"], 2, "{logs}");
+    assert!(
+        logs["Data"][0]["Log"]
+            .as_str()
+            .expect("log")
+            .contains("sleep: 1 ms"),
+        "{logs}"
+    );
+    let logs = ok(
+        &online,
+        "GetFunctionLogs",
+        json!({"FunctionName": "fail", "Filter": {"RetCode": "not0"}}),
+    )
+    .await;
+    assert_eq!(logs["TotalCount"], 1);
+    assert_eq!(logs["Data"][0]["RetCode"], 1);
+    fails(
+        &online,
+        "GetFunctionLogs",
+        json!({"FunctionName": "fail", "OrderBy": "requestId"}),
+        "InvalidParameterValue.OrderBy",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn get_account_reports_usage_and_limits() {
+    let emu = start_with(quick(0)).await;
+    ok(
+        &emu,
+        "CreateFunction",
+        json!({"FunctionName": "mine", "Code": {"ZipFile": ZIP}}),
+    )
+    .await;
+    let r = ok(&emu, "GetAccount", json!({})).await;
+    let usage = &r["AccountUsage"];
+    assert_eq!(usage["NamespacesCount"], 1);
+    assert_eq!(usage["Namespace"][0]["Namespace"], "default");
+    assert_eq!(usage["Namespace"][0]["FunctionsCount"], 5);
+    assert!(usage["Namespace"][0]["Functions"]
+        .as_array()
+        .expect("names")
+        .contains(&json!("mine")));
+    let limit = &r["AccountLimit"]["Namespace"][0];
+    assert_eq!(limit["TimeoutLimit"], 900);
+    assert!(limit["Trigger"]["Timer"].as_u64().is_some_and(|n| n > 0));
+}
+
+#[tokio::test]
+async fn rate_limits_refuse_a_burst_before_running_anything() {
+    let emu = start_with(EmulatorConfig {
+        rate_limits: std::collections::HashMap::from([("Invoke".to_owned(), 5)]),
+        ..EmulatorConfig::with_key(ID, KEY)
+    })
+    .await;
+    let started = Instant::now();
+    let mut admitted = 0u32;
+    let mut refused = Vec::new();
+    for _ in 0..20 {
+        let a = act(&emu, "Invoke", json!({"FunctionName": "echo"})).await;
+        match a["Response"]["Error"]["Code"].as_str() {
+            None => admitted += 1,
+            Some(code) => refused.push(code.to_owned()),
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    assert!(admitted >= 5, "the first second's burst passes");
+    // 5 at once, then at most 5 a second, one more for rounding.
+    assert!(
+        f64::from(admitted) <= 5.0 + 5.0 * elapsed + 1.0,
+        "{admitted} in {elapsed}s"
+    );
+    assert!(!refused.is_empty(), "a burst of 20 cannot pass a 5/s limit");
+    assert!(
+        refused.iter().all(|c| c == "RequestLimitExceeded"),
+        "{refused:?}"
+    );
+    // Nothing refused ran: no request was recorded beyond the admitted ones.
+    // InvokeFunction has its own (default 10,000/s) limit.
+    for _ in 0..20 {
+        ok(&emu, "InvokeFunction", json!({"FunctionName": "echo"})).await;
+    }
+}

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use http::HeaderMap;
 
 use super::error::{code, ApiError};
-use crate::scf3::invoke::SERVICE;
+/// Credential-scope service name of SCF.
+const SERVICE: &str = "scf";
 use crate::scf3::tc3::{self, SignableRequest};
 
 /// The received request as far as the signature is concerned.

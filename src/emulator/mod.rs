@@ -1,26 +1,36 @@
 //! An embedded SCF API 3.0 emulator: a real hyper 1 HTTP/1.1 server that
 //! verifies TC3-HMAC-SHA256 (with the same `scf3::tc3` code that signs) and
-//! answers `Invoke` with built-in functions (`hello`, `echo`, `fail`, `sleep`).
+//! serves a small stateful SCF: an in-memory account whose functions can be
+//! created, listed, fetched, updated, deleted, invoked (`Invoke`,
+//! `InvokeFunction`), given timer/COS triggers and asked for their request
+//! status, each action with its own fields (`UnknownParameter` otherwise,
+//! [`schema`]) and its own frequency limit ([`ratelimit`]). The built-in
+//! functions `hello`, `echo`, `fail` and `sleep` exist in every region.
 //!
 //! It answers like the real service: always HTTP 200 with
 //! `Content-Type: application/json` exactly (the official Python SDK parses
 //! errors only for that value) and a `{"Response":{…,"RequestId":…}}` body.
 //! It never uses the bridge's server code.
 //!
-//! Shell and core: this file does the I/O (socket, body, clock, sleep); the
-//! decisions are pure functions in [`auth`], [`request`] and [`functions`].
+//! Shell and core: this file does the I/O (socket, body, clock); the checks
+//! are in [`auth`] and [`request`], the state in [`account`], each action in
+//! [`actions`], what a function does in [`runtime`].
 
+pub mod account;
+pub mod actions;
 pub mod auth;
 pub mod error;
-pub mod functions;
+pub mod ratelimit;
 pub mod request;
+pub mod runtime;
+pub mod schema;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -29,11 +39,13 @@ use hyper::body::Body;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 
-use crate::scf3::invoke::{self, InvocationType, InvokeResult};
+use actions::Ctx;
 use error::{code, ApiError};
-use functions::Builtin;
+use ratelimit::RateLimits;
+use request::Params;
 
 /// Largest request body accepted (API 3.0 limit for TC3 POST), bytes.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -42,6 +54,8 @@ pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 pub const MAX_DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
 /// Default allowed clock skew, seconds (the documented five minutes).
 pub const DEFAULT_MAX_SKEW_SECS: u64 = 300;
+/// Default time a function stays `Creating`/`Updating`/`Deleting`.
+pub const DEFAULT_STATE_DELAY: Duration = Duration::from_millis(200);
 
 /// The emulator's settings.
 #[derive(Clone)]
@@ -53,6 +67,18 @@ pub struct EmulatorConfig {
     /// Keys that can change while the emulator runs (the embedded emulator
     /// follows the bridge's reloaded client set), asked after `keys`.
     pub live_keys: Option<LiveKeys>,
+    /// How long a function stays `Creating`, `Updating` or `Deleting`.
+    pub state_delay: Duration,
+    /// Per-action frequency limits overriding the documented defaults
+    /// (action name → requests per second; 0 = unlimited).
+    pub rate_limits: HashMap<String, u32>,
+    /// Serve `GetFunctionLogs` from the recorded invocations instead of
+    /// answering `ActionOffline` as the real service does.
+    pub function_logs_online: bool,
+    /// Regions where `InvokeFunction` answers `UnsupportedOperation.Region`
+    /// (where SCF serves it is not settled; none by default), so clients can
+    /// test falling back to `Invoke`.
+    pub invoke_function_unsupported_regions: Vec<String>,
 }
 
 /// SecretId → SecretKey, looked up at request time.
@@ -63,8 +89,7 @@ impl EmulatorConfig {
     pub fn with_key(secret_id: impl Into<String>, secret_key: impl Into<String>) -> Self {
         EmulatorConfig {
             keys: HashMap::from([(secret_id.into(), secret_key.into())]),
-            max_skew_secs: DEFAULT_MAX_SKEW_SECS,
-            live_keys: None,
+            ..EmulatorConfig::default()
         }
     }
 
@@ -94,6 +119,10 @@ impl Default for EmulatorConfig {
             keys: HashMap::new(),
             max_skew_secs: DEFAULT_MAX_SKEW_SECS,
             live_keys: None,
+            state_delay: DEFAULT_STATE_DELAY,
+            rate_limits: HashMap::new(),
+            function_logs_online: false,
+            invoke_function_unsupported_regions: Vec::new(),
         }
     }
 }
@@ -106,6 +135,13 @@ impl fmt::Debug for EmulatorConfig {
             .field("secret_ids", &ids)
             .field("secret_keys", &"<redacted>")
             .field("max_skew_secs", &self.max_skew_secs)
+            .field("state_delay", &self.state_delay)
+            .field("rate_limits", &self.rate_limits)
+            .field("function_logs_online", &self.function_logs_online)
+            .field(
+                "invoke_function_unsupported_regions",
+                &self.invoke_function_unsupported_regions,
+            )
             .finish()
     }
 }
@@ -114,6 +150,7 @@ impl fmt::Debug for EmulatorConfig {
 /// process ends). Each connection is served on its own tokio task; dropping
 /// this future stops accepting, connections already open run to their end.
 pub async fn serve(listener: TcpListener, config: Arc<EmulatorConfig>) {
+    let state = Arc::new(State::new(config));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -124,11 +161,11 @@ pub async fn serve(listener: TcpListener, config: Arc<EmulatorConfig>) {
                 continue;
             }
         };
-        let config = Arc::clone(&config);
+        let state = Arc::clone(&state);
         tokio::spawn(async move {
             let service = service_fn(move |req| {
-                let config = Arc::clone(&config);
-                async move { Ok::<_, Infallible>(handle(req, &config).await) }
+                let state = Arc::clone(&state);
+                async move { Ok::<_, Infallible>(handle(req, state).await) }
             });
             // The timer makes hyper's default 30 s header-read timeout take effect.
             if let Err(e) = http1::Builder::new()
@@ -150,6 +187,32 @@ pub async fn spawn_ephemeral(config: Arc<EmulatorConfig>) -> std::io::Result<Soc
     Ok(addr)
 }
 
+/// One emulator's state: its settings, account and rate limits.
+pub struct State {
+    /// The settings.
+    pub config: Arc<EmulatorConfig>,
+    /// The in-memory account.
+    pub account: account::Account,
+    /// The frequency limits.
+    pub limits: RateLimits,
+}
+
+impl State {
+    /// A fresh emulator (unknown action names in `rate_limits` are ignored
+    /// with a warning).
+    pub fn new(config: Arc<EmulatorConfig>) -> State {
+        let limits = RateLimits::new(&config.rate_limits).unwrap_or_else(|bad| {
+            tracing::warn!(action = %bad, "emulator: rate limit for an action it does not serve ignored");
+            RateLimits::lenient(&config.rate_limits)
+        });
+        State {
+            config,
+            account: account::Account::default(),
+            limits,
+        }
+    }
+}
+
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -157,19 +220,36 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// `{"Response": {…fields, "RequestId"}}`.
+fn success_body(mut fields: Map<String, Value>, request_id: &str) -> Vec<u8> {
+    fields.insert("RequestId".into(), Value::String(request_id.to_owned()));
+    json!({ "Response": fields }).to_string().into_bytes()
+}
+
+/// `{"Response": {"Error": {"Code", "Message"}, "RequestId"}}`.
+fn error_body(e: &ApiError, request_id: &str) -> Vec<u8> {
+    json!({
+        "Response": {
+            "Error": { "Code": e.code, "Message": e.message },
+            "RequestId": request_id,
+        }
+    })
+    .to_string()
+    .into_bytes()
+}
+
 /// One request: always HTTP 200, `Content-Type: application/json`.
-async fn handle<B>(req: Request<B>, config: &EmulatorConfig) -> Response<Full<Bytes>>
+async fn handle<B>(req: Request<B>, state: Arc<State>) -> Response<Full<Bytes>>
 where
     B: Body<Data = Bytes>,
     B::Error: fmt::Display,
 {
-    let now = unix_now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let body = match invoke_call(req, config, now).await {
-        Ok(result) => invoke::success_body(&result, &request_id),
+    let body = match call(req, state).await {
+        Ok(fields) => success_body(fields, &request_id),
         Err(e) => {
             tracing::debug!(code = e.code, message = %e.message, %request_id, "emulator: refused");
-            invoke::error_body(e.code, &e.message, &request_id)
+            error_body(&e, &request_id)
         }
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -224,15 +304,14 @@ where
     Ok(buf)
 }
 
-async fn invoke_call<B>(
-    req: Request<B>,
-    config: &EmulatorConfig,
-    now: u64,
-) -> Result<InvokeResult, ApiError>
+/// Checks the request (method, path, size, signature, common headers, rate
+/// limit, fields) and runs its action.
+async fn call<B>(req: Request<B>, state: Arc<State>) -> Result<Map<String, Value>, ApiError>
 where
     B: Body<Data = Bytes>,
     B::Error: fmt::Display,
 {
+    let now = unix_now();
     let (parts, body) = req.into_parts();
     if parts.method != Method::POST {
         return Err(ApiError::new(
@@ -260,35 +339,39 @@ where
         headers: &parts.headers,
         body: &body,
     };
-    let keys = config.keys_for(&parts.headers);
-    auth::verify(&received, &keys, now, config.max_skew_secs)?;
-    let region = request::check_common_headers(&parts.headers)?;
-    let call = request::parse_body(region, &body)?;
-    drop(body);
-
-    let Some(function) = Builtin::lookup(&call.function_name) else {
+    let keys = state.config.keys_for(&parts.headers);
+    auth::verify(&received, &keys, now, state.config.max_skew_secs)?;
+    let (action, region) = request::check_common_headers(&parts.headers)?;
+    let clock = tokio::time::Instant::now();
+    if !state.limits.admit(action, clock) {
         return Err(ApiError::new(
-            code::FUNCTION_NOT_FOUND,
-            format!("the function {} does not exist", call.function_name),
+            code::REQUEST_LIMIT_EXCEEDED,
+            format!(
+                "{} is limited to {} requests a second",
+                action.name(),
+                state.limits.limit(action)
+            ),
         ));
+    }
+    let params = Params::parse(action, &body)?;
+    drop(body);
+    if !state.account.admits_region(&region) {
+        return Err(ApiError::new(
+            code::UNSUPPORTED_REGION,
+            format!(
+                "the emulator keeps at most {} regions",
+                account::MAX_REGIONS
+            ),
+        ));
+    }
+    let ctx = Ctx {
+        state,
+        region,
+        now: clock,
+        unix: now,
+        wall: account::wall_time(now),
     };
-    let function_request_id = uuid::Uuid::new_v4().to_string();
-    if call.invocation_type == InvocationType::Event {
-        // Queued: answer at once, nothing observes the execution.
-        return Ok(functions::async_result(&function_request_id));
-    }
-    let plan = functions::plan(function, &call.event, &call.event_text);
-    let started = Instant::now();
-    if !plan.sleep.is_zero() {
-        tokio::time::sleep(plan.sleep).await;
-    }
-    Ok(functions::sync_result(
-        &plan,
-        &function_request_id,
-        call.event_text.len(),
-        started.elapsed(),
-        call.log_type,
-    ))
+    actions::dispatch(&ctx, &params).await
 }
 
 #[cfg(test)]
@@ -325,19 +408,17 @@ mod tests {
         let req = Request::get("/")
             .body(Full::new(Bytes::new()))
             .expect("request");
-        let resp = handle(req, &EmulatorConfig::default()).await;
+        let state = Arc::new(State::new(Arc::new(EmulatorConfig::default())));
+        let resp = handle(req, state).await;
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");
         let body = resp.into_body().collect().await.expect("body").to_bytes();
-        let Ok(invoke::Outcome::Error {
-            code: got,
-            request_id,
-            ..
-        }) = invoke::parse_response(&body)
-        else {
-            panic!("error envelope");
-        };
-        assert_eq!(got, code::UNSUPPORTED_PROTOCOL);
-        assert!(request_id.is_some_and(|id| uuid::Uuid::parse_str(&id).is_ok()));
+        let answer: Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(
+            answer["Response"]["Error"]["Code"],
+            code::UNSUPPORTED_PROTOCOL
+        );
+        let id = answer["Response"]["RequestId"].as_str().expect("RequestId");
+        assert!(uuid::Uuid::parse_str(id).is_ok());
     }
 }

@@ -305,12 +305,15 @@ def make_pki(directory: str, names: tuple[str, ...] = (LEGACY_HOST,), ips: tuple
     return pki
 
 
-def start_emulator(secret_id: str = BRIDGE_SECRET_ID, secret_key: str = BRIDGE_SECRET_KEY) -> ManagedProcess:
+def start_emulator(
+    secret_id: str = BRIDGE_SECRET_ID, secret_key: str = BRIDGE_SECRET_KEY, extra_args: tuple[str, ...] = ()
+) -> ManagedProcess:
+    """`scf-bridge emulator` on a free port; `extra_args` are its flags (e.g. `--rate-limit Invoke=5`)."""
     port = free_port()
     env = clean_env({"TENCENTCLOUD_SECRET_ID": secret_id, "TENCENTCLOUD_SECRET_KEY": secret_key})
     proc = ManagedProcess(
         "scf-bridge emulator",
-        [bridge_binary(), "emulator", "--listen", f"127.0.0.1:{port}"],
+        [bridge_binary(), "emulator", "--listen", f"127.0.0.1:{port}", *extra_args],
         env,
         port,
     )

@@ -1,19 +1,72 @@
-//! The emulator's built-in functions (`hello`, `echo`, `fail`, `sleep`), pure:
-//! a function turns its event into a [`Plan`] (what it returns, logs, and how
-//! long it sleeps); the shell sleeps and measures, then [`sync_result`] builds
-//! the `Result` from the plan and the measured time.
+//! What an invoked function does, pure: the built-ins (`hello`, `echo`,
+//! `fail`, `sleep`) and the rule for created functions (they return their
+//! event and log their handler). A function turns its event into a [`Plan`]
+//! (what it returns, logs, and how long it sleeps); the shell sleeps and
+//! measures, then [`sync_result`] builds the 3.0 `Result` from the plan and
+//! the measured time.
 
 use std::time::Duration;
 
+use serde::Serialize;
 use serde_json::{json, Number, Value};
 
-use crate::scf3::invoke::{InvokeResult, LogType};
+/// `LogType`: whether a synchronous answer carries the execution log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogType {
+    /// No log (the default).
+    None,
+    /// The last 4 KB of the log in `Result.Log`.
+    Tail,
+}
+
+/// Which action ran the function: they differ in `InvokeResult`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// `Invoke`: `InvokeResult` 0 on success, [`FAILED_INVOKE_RESULT`] on failure.
+    Invoke,
+    /// `InvokeFunction`: `InvokeResult` is the execution status code, 200 on
+    /// success, [`USER_CODE_EXCEPTION`] on a function error.
+    InvokeFunction,
+}
+
+/// The 3.0 `Result` object of `Invoke`/`InvokeFunction`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InvokeResult {
+    /// `Log`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// `RetMsg`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ret_msg: Option<String>,
+    /// `ErrMsg`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub err_msg: Option<String>,
+    /// `MemUsage`, bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_usage: Option<Number>,
+    /// `Duration`, ms (a float).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Number>,
+    /// `BillDuration`, ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bill_duration: Option<Number>,
+    /// `FunctionRequestId`.
+    pub function_request_id: Option<String>,
+    /// `InvokeResult`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoke_result: Option<Number>,
+}
 
 /// Longest `sleep` the emulator honours, milliseconds.
 pub const MAX_SLEEP_MS: u64 = 60_000;
 /// `InvokeResult` of a failed execution (0 on success). The field is
 /// deprecated and its failure values undocumented; the emulator uses -1.
 pub const FAILED_INVOKE_RESULT: i64 = -1;
+/// `InvokeFunction`'s `InvokeResult` on success (an execution status code).
+pub const STATUS_OK: i64 = 200;
+/// `InvokeFunction`'s `InvokeResult` for an exception in the user's code.
+pub const USER_CODE_EXCEPTION: i64 = 430;
 /// Memory the emulated runtime reports before the event, bytes.
 pub const BASE_MEM_USAGE: u64 = 3_207_168;
 /// `Log` carries at most this many bytes (the tail), as the service documents.
@@ -33,6 +86,19 @@ pub enum Builtin {
 }
 
 impl Builtin {
+    /// Every built-in.
+    pub const ALL: [Builtin; 4] = [Builtin::Hello, Builtin::Echo, Builtin::Fail, Builtin::Sleep];
+
+    /// Its function name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Builtin::Hello => "hello",
+            Builtin::Echo => "echo",
+            Builtin::Fail => "fail",
+            Builtin::Sleep => "sleep",
+        }
+    }
+
     /// The function called `name`, if there is one.
     pub fn lookup(name: &str) -> Option<Builtin> {
         match name {
@@ -126,6 +192,18 @@ pub fn plan(function: Builtin, event: &Value, event_text: &str) -> Plan {
     }
 }
 
+/// A created function: it returns its event text unchanged and logs one
+/// line naming its handler and runtime.
+pub fn plan_created(handler: &str, runtime: &str, event_text: &str) -> Plan {
+    Plan {
+        ret_msg: event_text.to_owned(),
+        ..Plan::success(
+            &Value::Null,
+            vec![format!("{handler} ({runtime}): event {event_text}")],
+        )
+    }
+}
+
 /// The last `limit` bytes of `text`, cut at a character boundary.
 fn tail(text: &str, limit: usize) -> &str {
     if text.len() <= limit {
@@ -152,6 +230,7 @@ pub fn sync_result(
     event_len: usize,
     elapsed: Duration,
     log_type: LogType,
+    caller: Caller,
 ) -> InvokeResult {
     let duration = duration_ms(elapsed);
     let billed = (elapsed.as_micros().div_ceil(1000)).max(1);
@@ -180,7 +259,11 @@ pub fn sync_result(
         duration: Some(duration),
         bill_duration: Some(Number::from(billed as u64)),
         function_request_id: Some(function_request_id.to_owned()),
-        invoke_result: Some(Number::from(plan.invoke_result)),
+        invoke_result: Some(Number::from(match caller {
+            Caller::Invoke => plan.invoke_result,
+            Caller::InvokeFunction if plan.invoke_result == 0 => STATUS_OK,
+            Caller::InvokeFunction => USER_CODE_EXCEPTION,
+        })),
     }
 }
 
@@ -276,6 +359,7 @@ mod tests {
             2,
             Duration::from_micros(1_234_400),
             LogType::None,
+            Caller::Invoke,
         );
         assert_eq!(r.log.as_deref(), Some(""));
         assert_eq!(r.ret_msg.as_deref(), Some("\"Hello World\""));
@@ -295,25 +379,46 @@ mod tests {
     #[test]
     fn duration_is_a_float_even_when_whole() {
         let p = plan(Builtin::Hello, &json!({}), "{}");
-        let r = sync_result(&p, "fid", 0, Duration::from_millis(3), LogType::None);
+        let r = sync_result(
+            &p,
+            "fid",
+            0,
+            Duration::from_millis(3),
+            LogType::None,
+            Caller::Invoke,
+        );
         assert_eq!(r.duration.expect("d").to_string(), "3.0");
-        let r = sync_result(&p, "fid", 0, Duration::ZERO, LogType::None);
+        let r = sync_result(&p, "fid", 0, Duration::ZERO, LogType::None, Caller::Invoke);
         assert_eq!(r.bill_duration.expect("b").as_u64(), Some(1));
     }
 
     #[test]
     fn tail_log_has_the_lines_and_is_capped() {
         let p = plan(Builtin::Echo, &json!({}), r#"{"e":1}"#);
-        let r = sync_result(&p, "fid", 7, Duration::from_millis(1), LogType::Tail);
+        let r = sync_result(
+            &p,
+            "fid",
+            7,
+            Duration::from_millis(1),
+            LogType::Tail,
+            Caller::Invoke,
+        );
         let log = r.log.expect("log");
         assert!(log.starts_with("START RequestId: fid\n"), "{log}");
         assert!(log.contains("echo: {\"e\":1}\n"), "{log}");
         assert!(log.contains("END RequestId: fid\n"), "{log}");
         let big = format!("\"{}é\"", "x".repeat(10_000));
         let p = plan(Builtin::Echo, &Value::Null, &big);
-        let log = sync_result(&p, "fid", big.len(), Duration::ZERO, LogType::Tail)
-            .log
-            .expect("log");
+        let log = sync_result(
+            &p,
+            "fid",
+            big.len(),
+            Duration::ZERO,
+            LogType::Tail,
+            Caller::Invoke,
+        )
+        .log
+        .expect("log");
         assert!(log.len() <= LOG_TAIL_LIMIT);
         assert!(
             log.contains("Report RequestId: fid"),
@@ -326,6 +431,46 @@ mod tests {
         assert_eq!(tail("abc", 5), "abc");
         assert_eq!(tail("aéb", 2), "b"); // 'é' is 2 bytes: cutting inside it moves forward
         assert_eq!(tail("aéb", 3), "éb");
+    }
+
+    #[test]
+    fn created_functions_echo_and_log_their_handler() {
+        let p = plan_created("app.run", "Python3.9", r#"{"a":1}"#);
+        assert_eq!(p.ret_msg, r#"{"a":1}"#);
+        assert_eq!(p.log_lines, [r#"app.run (Python3.9): event {"a":1}"#]);
+    }
+
+    #[test]
+    fn invoke_function_reports_status_codes() {
+        let ok = plan(Builtin::Hello, &json!({}), "{}");
+        let r = sync_result(
+            &ok,
+            "f",
+            2,
+            Duration::ZERO,
+            LogType::None,
+            Caller::InvokeFunction,
+        );
+        assert_eq!(r.invoke_result.expect("set").as_i64(), Some(200));
+        let failed = plan(Builtin::Fail, &json!({}), "{}");
+        let r = sync_result(
+            &failed,
+            "f",
+            2,
+            Duration::ZERO,
+            LogType::None,
+            Caller::InvokeFunction,
+        );
+        assert_eq!(r.invoke_result.expect("set").as_i64(), Some(430));
+        let r = sync_result(
+            &failed,
+            "f",
+            2,
+            Duration::ZERO,
+            LogType::None,
+            Caller::Invoke,
+        );
+        assert_eq!(r.invoke_result.expect("set").as_i64(), Some(-1));
     }
 
     #[test]

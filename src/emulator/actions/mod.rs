@@ -1,0 +1,141 @@
+//! One module per concern of the 3.0 API: functions (create, list, get,
+//! update, delete), invocations (`Invoke`, `InvokeFunction`), triggers, logs
+//! (`GetFunctionLogs`, `GetRequestStatus`) and the account (`GetAccount`).
+//! Each handler takes the validated [`Params`] and answers the `Response`
+//! fields (without `RequestId`) or an [`ApiError`].
+
+pub mod account;
+pub mod functions;
+pub mod invoke;
+pub mod logs;
+pub mod triggers;
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use tokio::time::Instant;
+
+use super::error::{code, ApiError};
+use super::request::Params;
+use super::schema::Action;
+use super::State;
+
+/// The `Response` fields of a successful call, without `RequestId`.
+pub type Answer = Map<String, Value>;
+
+/// What a handler knows besides its parameters.
+pub struct Ctx {
+    /// The emulator.
+    pub state: Arc<State>,
+    /// `X-TC-Region`.
+    pub region: String,
+    /// The clock of state transitions and rate limits.
+    pub now: Instant,
+    /// Unix seconds (for time strings).
+    pub unix: u64,
+    /// `unix` as SCF's `YYYY-MM-DD HH:MM:SS`.
+    pub wall: String,
+}
+
+/// Runs the action `params` are for.
+pub async fn dispatch(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
+    match params.action() {
+        Action::CreateFunction => functions::create(ctx, params),
+        Action::ListFunctions => functions::list(ctx, params),
+        Action::GetFunction => functions::get(ctx, params),
+        Action::UpdateFunctionConfiguration => functions::update_configuration(ctx, params),
+        Action::UpdateFunctionCode => functions::update_code(ctx, params),
+        Action::DeleteFunction => functions::delete(ctx, params),
+        Action::Invoke | Action::InvokeFunction => invoke::invoke(ctx, params).await,
+        Action::CreateTrigger => triggers::create(ctx, params),
+        Action::UpdateTrigger => triggers::update(ctx, params),
+        Action::DeleteTrigger => triggers::delete(ctx, params),
+        Action::ListTriggers => triggers::list(ctx, params),
+        Action::GetFunctionLogs => logs::function_logs(ctx, params),
+        Action::GetRequestStatus => logs::request_status(ctx, params),
+        Action::GetAccount => Ok(account::get_account(ctx)),
+    }
+}
+
+/// `ResourceNotFound.Function` for `name`.
+pub fn not_found(name: &str) -> ApiError {
+    ApiError::new(
+        code::FUNCTION_NOT_FOUND,
+        format!("the function {name} does not exist"),
+    )
+}
+
+/// `Qualifier`, which may only name `$LATEST` (the emulator publishes no
+/// versions); `extra` is one more accepted alias (`$DEFAULT` for invocations).
+pub fn check_qualifier(params: &Params, extra: Option<&str>) -> Result<(), ApiError> {
+    match params.str("Qualifier")? {
+        None | Some("$LATEST") => Ok(()),
+        Some(q) if Some(q) == extra => Ok(()),
+        Some(q) => Err(ApiError::new(
+            code::QUALIFIER_NOT_FOUND,
+            format!("the version or alias {q:.64} does not exist; the emulator has only $LATEST"),
+        )),
+    }
+}
+
+/// `Order`: `ASC` or `DESC` (default), case as given by `upper`.
+pub fn descending(params: &Params, upper: bool) -> Result<bool, ApiError> {
+    let (asc, desc) = if upper {
+        ("ASC", "DESC")
+    } else {
+        ("asc", "desc")
+    };
+    match params.str("Order")? {
+        None => Ok(true),
+        Some(v) if v == desc => Ok(true),
+        Some(v) if v == asc => Ok(false),
+        Some(_) => Err(ApiError::new(
+            code::INVALID_PARAMETER_VALUE_ORDER,
+            format!("Order must be {asc} or {desc}"),
+        )),
+    }
+}
+
+/// A page of `items`.
+pub fn page<T>(items: Vec<T>, offset: usize, limit: usize) -> Vec<T> {
+    items.into_iter().skip(offset).take(limit).collect()
+}
+
+/// `Filters` (`[{Name, Values[]}]`) applied to the JSON view of an item: an
+/// item passes when, for every filter, its field `Name` is one of `Values`.
+pub fn filters(params: &Params) -> Result<Vec<(String, Vec<String>)>, ApiError> {
+    let bad = || {
+        ApiError::new(
+            code::INVALID_PARAMETER_VALUE_FILTERS,
+            "Filters must be a list of {Name: string, Values: [string]}",
+        )
+    };
+    let Some(list) = params.array("Filters")? else {
+        return Ok(Vec::new());
+    };
+    list.iter()
+        .map(|f| {
+            let name = f.get("Name").and_then(Value::as_str).ok_or_else(bad)?;
+            let values = f
+                .get("Values")
+                .and_then(Value::as_array)
+                .ok_or_else(bad)?
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or_else(bad))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((name.to_owned(), values))
+        })
+        .collect()
+}
+
+/// Whether `item` passes `filters`.
+pub fn passes(item: &Value, filters: &[(String, Vec<String>)]) -> bool {
+    filters.iter().all(|(name, values)| {
+        let field = match item.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return false,
+        };
+        values.contains(&field)
+    })
+}
