@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::actions::settings::ActionSettings;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
 use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
@@ -187,6 +188,15 @@ pub async fn start_with(
             verifier,
             mode: settings.upstream.mode,
             clock: options.clock,
+            actions: Arc::new(ActionSettings {
+                sync_action: settings.upstream.sync_action,
+                documented_aliases: settings.legacy.documented_aliases,
+                throttle_retry_budget: Duration::from_millis(
+                    settings.upstream.throttle_retry_budget_ms,
+                ),
+                request_deadline: Duration::from_secs(settings.upstream.timeout_secs),
+                invoke_function_refused: Default::default(),
+            }),
         },
         limits: Limits::new(
             settings.server.max_in_flight,

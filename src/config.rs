@@ -30,6 +30,31 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub log: LogSettings,
     pub metrics: MetricsSettings,
+    pub legacy: LegacySettings,
+}
+
+/// The shape of legacy answers.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacySettings {
+    /// Add the field names of the legacy documentation's table (`payLoad`,
+    /// `logMsg`, `memSize`) beside the ones the service sent (`retMsg`,
+    /// `log`, `memUsage`) in a synchronous `InvokeFunction` answer.
+    pub documented_aliases: bool,
+}
+
+/// Which 3.0 action a synchronous legacy `InvokeFunction` becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncAction {
+    /// 3.0 `InvokeFunction` (10,000/s) where the region offers it, `Invoke`
+    /// (100/s) where it does not or where SCF refused it as unsupported.
+    #[default]
+    Auto,
+    /// Always 3.0 `Invoke`.
+    Invoke,
+    /// Always 3.0 `InvokeFunction`, never falling back.
+    InvokeFunction,
 }
 
 /// The operator's listener: probes, metrics, run-time log filter.
@@ -150,6 +175,15 @@ pub struct UpstreamSettings {
     pub connect_retries: u32,
     /// Extra PEM trust roots for the upstream, beside the built-in webpki roots.
     pub ca_file: Option<PathBuf>,
+    /// `auto`, `invoke` or `invoke-function`: the 3.0 action of a
+    /// synchronous legacy `InvokeFunction` (asynchronous ones are `Invoke`).
+    pub sync_action: SyncAction,
+    /// Time a request may spend retrying 3.0 answers that prove the call
+    /// did not run (throttling); 0 turns these retries off.
+    pub throttle_retry_budget_ms: u64,
+    /// Allow `endpoint = "embedded"` (the test emulator) on a listener that
+    /// is not on a loopback address.
+    pub allow_embedded_off_loopback: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -190,6 +224,9 @@ connect_timeout_ms = 3000
 pool_idle_timeout_secs = 30
 pool_max_idle_per_host = 64
 connect_retries = 2
+sync_action = "auto"
+throttle_retry_budget_ms = 2000
+allow_embedded_off_loopback = false
 
 [auth]
 allow_unauthenticated = false
@@ -206,6 +243,9 @@ format = "auto"
 
 [metrics]
 function_label = false
+
+[legacy]
+documented_aliases = true
 "#;
 
 /// One line naming the key and the problem.
@@ -350,7 +390,17 @@ impl Settings {
                  (add [[auth.clients]] or auth.clients_dir)",
             ));
         }
-        Endpoint::parse(&self.upstream.endpoint)?;
+        if Endpoint::parse(&self.upstream.endpoint)? == Endpoint::Embedded
+            && !self.upstream.allow_embedded_off_loopback
+            && listeners.iter().any(|a| !a.ip().is_loopback())
+        {
+            return Err(invalid(
+                "upstream.endpoint",
+                "\"embedded\" (the test emulator, fake answers) is only allowed when every \
+                 listener is on a loopback address; set it to the SCF 3.0 endpoint, or \
+                 upstream.allow_embedded_off_loopback = true to override",
+            ));
+        }
         if !is_region_name(&self.upstream.region) {
             return Err(invalid(
                 "upstream.region",

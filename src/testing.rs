@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::header::HeaderMap;
 use http::{HeaderValue, StatusCode};
 
+use crate::actions::settings::ActionSettings;
 use crate::actions::BoxFuture;
 use crate::config::UpstreamMode;
 use crate::credentials::Swappable;
@@ -159,6 +160,7 @@ pub fn bridge(transport: Arc<ScriptedTransport>) -> Bridge {
         verifier: None,
         mode: UpstreamMode::Forward,
         clock: Arc::new(|| 1_700_000_000),
+        actions: Arc::new(ActionSettings::default()),
     }
 }
 

@@ -7,24 +7,49 @@ use serde_json::{Map, Number, Value};
 
 use crate::legacy::answer::{codes, LegacyAnswer};
 use crate::legacy::request::{InvokeFunction, InvokeType, LogType};
-use crate::scf3::invoke::{self, InvokeRequest, InvokeResult, Outcome};
+use crate::scf3::invoke::{self, InvokeFunctionRequest, InvokeRequest, InvokeResult, Outcome};
 
-/// The 3.0 `Invoke` body for a legacy `InvokeFunction`: only what the caller
-/// sent (SCF's defaults equal the legacy ones). `param` is passed on
-/// verbatim as `ClientContext`; `version` becomes `Qualifier`. Nothing else
-/// of the legacy request reaches the body.
+/// The 3.0 `Invoke` body for a legacy `InvokeFunction`: what the caller
+/// sent (SCF's defaults equal the legacy ones), and always `Qualifier`.
+/// `param` is passed on verbatim as `ClientContext`. Nothing else of the
+/// legacy request reaches the body.
 pub fn to_invoke(f: &InvokeFunction) -> InvokeRequest<'_> {
     InvokeRequest {
         function_name: &f.function_name,
         invocation_type: f.invoke_type_given.then(|| invocation_type(f.invoke_type)),
-        qualifier: f.version.as_deref(),
+        qualifier: Some(invoke_qualifier(f)),
         client_context: f.param.as_deref(),
-        log_type: f.log_type_given.then_some(match f.log_type {
-            LogType::None => invoke::LogType::None,
-            LogType::Tail => invoke::LogType::Tail,
-        }),
+        log_type: log_type(f),
         namespace: f.namespace.as_deref(),
     }
+}
+
+/// The 3.0 `InvokeFunction` body for a synchronous legacy `InvokeFunction`:
+/// `param` becomes `Event`, there is no `InvocationType`, and `Qualifier`
+/// is always sent — 3.0 `InvokeFunction` would otherwise run the
+/// `$DEFAULT` alias, which may route to published versions, where the
+/// legacy service (and `Invoke`) ran `$LATEST`.
+pub fn to_invoke_function(f: &InvokeFunction) -> InvokeFunctionRequest<'_> {
+    InvokeFunctionRequest {
+        function_name: &f.function_name,
+        qualifier: Some(invoke_qualifier(f)),
+        event: f.param.as_deref(),
+        log_type: log_type(f),
+        namespace: f.namespace.as_deref(),
+    }
+}
+
+/// The caller's `version` as a 3.0 `Qualifier` ([`qualifier`]), else
+/// `$LATEST`, the version the legacy service ran.
+fn invoke_qualifier(f: &InvokeFunction) -> &str {
+    f.version.as_deref().map_or("$LATEST", qualifier)
+}
+
+fn log_type(f: &InvokeFunction) -> Option<invoke::LogType> {
+    f.log_type_given.then_some(match f.log_type {
+        LogType::None => invoke::LogType::None,
+        LogType::Tail => invoke::LogType::Tail,
+    })
 }
 
 /// The compact JSON bytes of [`to_invoke`], written into a buffer sized up
@@ -32,13 +57,23 @@ pub fn to_invoke(f: &InvokeFunction) -> InvokeRequest<'_> {
 /// doubling would copy it several times and hold two copies at the peak.
 /// The headroom covers escaping (`"` → `\"`) of one byte in eight.
 pub fn invoke_body(f: &InvokeFunction) -> Vec<u8> {
+    sized_body(f, &to_invoke(f))
+}
+
+/// The compact JSON bytes of [`to_invoke_function`], sized as
+/// [`invoke_body`] is.
+pub fn invoke_function_body(f: &InvokeFunction) -> Vec<u8> {
+    sized_body(f, &to_invoke_function(f))
+}
+
+fn sized_body(f: &InvokeFunction, body: &impl serde::Serialize) -> Vec<u8> {
     let text = |s: &Option<String>| s.as_deref().map_or(0, str::len);
     let param = text(&f.param);
     let estimate =
         160 + f.function_name.len() + text(&f.namespace) + text(&f.version) + param + param / 8;
     let mut out = Vec::with_capacity(estimate);
-    serde_json::to_writer(&mut out, &to_invoke(f))
-        .expect("an Invoke body always serializes: it has only strings and enums");
+    serde_json::to_writer(&mut out, body)
+        .expect("an invocation body always serializes: it has only strings and enums");
     out
 }
 
@@ -61,16 +96,38 @@ pub struct Translated {
     pub scf_error: Option<String>,
 }
 
-/// Map a parsed 3.0 answer to the legacy answer.
+/// How a synchronous `Result` becomes the legacy `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncShape {
+    /// The answer is 3.0 `InvokeFunction`'s, whose `InvokeResult` is an
+    /// execution status code: 200 becomes the legacy 0, any other value is
+    /// kept (non-zero means failure, as it did).
+    pub status_code_result: bool,
+    /// Add `payLoad`, `logMsg` and `memSize` (the legacy documentation's
+    /// names) beside `retMsg`, `log` and `memUsage` (the service's).
+    pub documented_aliases: bool,
+}
+
+/// Map a parsed 3.0 `Invoke` answer to the legacy answer, without the
+/// documented aliases ([`from_outcome_with`]).
 ///
 /// A function that failed (non-empty `ErrMsg`) is still `code` 0 with
 /// `errMsg` filled, as the legacy service answered.
 pub fn from_outcome(outcome: Outcome, invoke_type: InvokeType) -> Translated {
+    from_outcome_with(outcome, invoke_type, SyncShape::default())
+}
+
+/// [`from_outcome`] with the shape of a synchronous answer chosen.
+pub fn from_outcome_with(
+    outcome: Outcome,
+    invoke_type: InvokeType,
+    shape: SyncShape,
+) -> Translated {
     match outcome {
         Outcome::Result { result, request_id } => {
             let function_request_id = result.function_request_id.clone();
             let data = match invoke_type {
-                InvokeType::RequestResponse => sync_data(result),
+                InvokeType::RequestResponse => sync_data(result, shape),
                 InvokeType::Event => async_data(result),
             };
             Translated {
@@ -101,8 +158,8 @@ pub fn from_outcome(outcome: Outcome, invoke_type: InvokeType) -> Translated {
 /// `FunctionRequestId` renamed to `requestId`; numbers keep their JSON type.
 /// A field SCF left out is given its type's zero value, so the legacy shape
 /// is always complete.
-fn sync_data(r: InvokeResult) -> Value {
-    let mut m = Map::with_capacity(8);
+fn sync_data(r: InvokeResult, shape: SyncShape) -> Value {
+    let mut m = Map::with_capacity(11);
     m.insert(
         "requestId".into(),
         Value::String(r.function_request_id.unwrap_or_default()),
@@ -119,7 +176,25 @@ fn sync_data(r: InvokeResult) -> Value {
         "errMsg".into(),
         Value::String(r.err_msg.unwrap_or_default()),
     );
-    m.insert("invokeResult".into(), number_or(r.invoke_result, 0.into()));
+    let invoke_result = match r.invoke_result {
+        Some(n)
+            if shape.status_code_result && n.as_i64() == Some(invoke::INVOKE_FUNCTION_SUCCESS) =>
+        {
+            0.into()
+        }
+        other => other.unwrap_or_else(|| 0.into()),
+    };
+    m.insert("invokeResult".into(), Value::Number(invoke_result));
+    if shape.documented_aliases {
+        for (alias, of) in [
+            ("payLoad", "retMsg"),
+            ("logMsg", "log"),
+            ("memSize", "memUsage"),
+        ] {
+            let value = m[of].clone();
+            m.insert(alias.into(), value);
+        }
+    }
     Value::Object(m)
 }
 
@@ -287,6 +362,21 @@ mod tests {
     }
 
     #[test]
+    fn invoke_function_body_has_event_and_no_invocation_type() {
+        let mut f = invoke("hello");
+        f.param = Some(r#"{"a":1}"#.into());
+        f.version = Some("LATEST".into());
+        f.log_type = LogType::Tail;
+        f.log_type_given = true;
+        let body: Value = serde_json::from_slice(&invoke_function_body(&f)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"FunctionName": "hello", "Qualifier": "$LATEST",
+                "Event": "{\"a\":1}", "LogType": "Tail"})
+        );
+    }
+
+    #[test]
     fn invoke_body_is_exactly_the_serialized_request() {
         let mut f = invoke("f");
         for param in [
@@ -309,7 +399,8 @@ mod tests {
             .keys()
             .map(|k| k.as_str())
             .collect();
-        assert_eq!(keys, ["FunctionName"]);
+        assert_eq!(keys, ["FunctionName", "Qualifier"]);
+        assert_eq!(body["Qualifier"], "$LATEST");
     }
 
     fn result_from(json: &str) -> InvokeResult {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
+use crate::actions::settings::ActionSettings;
 use crate::actions::{self, Action, BoxFuture, Entry, Failure, LegacyParams, Scf3Client};
 use crate::auth::{Signer, Verifier};
 use crate::config::UpstreamMode;
@@ -53,6 +54,8 @@ pub struct RequestInfo {
     pub function_request_id: Option<String>,
     pub scf_error: Option<String>,
     pub upstream_duration: Option<Duration>,
+    /// 3.0 calls sent again because SCF proved they had not run.
+    pub throttle_retries: u32,
 }
 
 /// The answer to one legacy request.
@@ -89,6 +92,8 @@ pub struct Bridge {
     pub verifier: Option<Verifier>,
     pub mode: UpstreamMode,
     pub clock: Clock,
+    /// What actions read from the configuration (shared by every request).
+    pub actions: Arc<ActionSettings>,
 }
 
 /// A request that passed the shared checks, ready for its action.
@@ -230,15 +235,27 @@ pub(crate) fn run_action<'a, A: Action>(
             &bridge.clock,
             sent,
             bridge.mode == UpstreamMode::DryRun,
+            &bridge.actions,
+            tokio::time::Instant::now() + bridge.actions.request_deadline,
         );
         let result = A::run(request, &mut scf).await;
         let notes = scf.into_notes();
         info.upstream_duration = notes.upstream;
         info.function_request_id = notes.function_request_id;
         info.scf_error = notes.scf_error;
+        info.throttle_retries = notes.throttle_retries;
         let answer = match result {
             Ok(answer) => answer,
-            Err(Failure::Scf(e)) => scf_error_answer(&e, A::legacy_code(&e.code)),
+            Err(Failure::Scf(mut e)) => {
+                if let Some(action) = notes.last_action.filter(|_| is_cam_denial(&e.code)) {
+                    e.message = format!(
+                        "{}; CAM denied the SCF 3.0 action `{action}` the bridge called \
+                         (the signing identity needs `scf:{action}`, docs/operations.md)",
+                        e.message
+                    );
+                }
+                scf_error_answer(&e, A::legacy_code(&e.code))
+            }
             Err(Failure::DryRun) => dry_run_answer(),
             Err(Failure::Bridge(e)) => return Err(e),
         };
@@ -250,6 +267,13 @@ pub(crate) fn run_action<'a, A: Action>(
             info: std::mem::take(info),
         })
     })
+}
+
+/// Whether a 3.0 error code is a CAM (permission) denial of the action.
+pub fn is_cam_denial(code: &str) -> bool {
+    code == "UnauthorizedOperation"
+        || code.starts_with("UnauthorizedOperation.")
+        || code == "AuthFailure.UnauthorizedOperation"
 }
 
 /// The legacy answer to a 3.0 error: `code` from the action's own rule or
