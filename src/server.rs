@@ -108,13 +108,13 @@ pub async fn serve(
                 let http = http.clone();
                 let watcher = graceful.watcher();
                 match &tls {
-                    None => serve_connection(&http, watcher, stream, fe),
+                    None => serve_connection(&http, watcher, stream, fe, ListenerPort(80)),
                     Some(cell) => {
                         let acceptor = tokio_rustls::TlsAcceptor::from(cell.load().as_ref().clone());
                         let handshake_timeout = Duration::from_millis(fe.settings.header_read_timeout_ms);
                         tokio::spawn(async move {
                             match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                                Ok(Ok(tls_stream)) => serve_connection(&http, watcher, tls_stream, fe),
+                                Ok(Ok(tls_stream)) => serve_connection(&http, watcher, tls_stream, fe, ListenerPort(443)),
                                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                                 Err(_) => tracing::debug!("TLS handshake timed out"),
                             }
@@ -134,6 +134,12 @@ pub async fn serve(
     }
 }
 
+/// The default port of the listener a request came in on (443 for TLS, 80
+/// for plain HTTP), carried in the request's extensions: a legacy signature
+/// may cover the `Host` header with or without it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenerPort(pub u16);
+
 /// Serve HTTP/1.1 on one connection, watched for graceful shutdown, with the
 /// head and keep-alive idle timers of [`conn_timers`].
 fn serve_connection<I>(
@@ -141,6 +147,7 @@ fn serve_connection<I>(
     watcher: Watcher,
     io: I,
     fe: Arc<Frontend>,
+    port: ListenerPort,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -161,7 +168,8 @@ fn serve_connection<I>(
             let fe = fe.clone();
             async move { Ok::<_, Infallible>(handle(&fe, req).await) }
         });
-    let svc = hyper::service::service_fn(move |req| {
+    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(port);
         phase.busy();
         let answered = phase.clone();
         let call = handler.clone().oneshot(req);
@@ -200,13 +208,16 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let default_port = req.extensions().get::<ListenerPort>().map_or(80, |p| p.0);
     let sent = AtomicBool::new(false);
     let work = async {
         match read_params(fe, req).await {
             Ok((raw, _held)) => {
-                fe.bridge
-                    .handle(method.as_str(), host.as_deref(), raw, &sent)
-                    .await
+                let host = crate::auth::RequestHost {
+                    header: host.as_deref(),
+                    default_port,
+                };
+                fe.bridge.handle(method.as_str(), host, raw, &sent).await
             }
             Err(e) => Reply::from_error(e, RequestInfo::default()),
         }

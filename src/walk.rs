@@ -14,7 +14,7 @@ use http::StatusCode;
 
 use crate::actions::settings::ActionSettings;
 use crate::actions::{self, Action, BoxFuture, Entry, Failure, LegacyParams, Scf3Client};
-use crate::auth::{Signer, Verifier};
+use crate::auth::{RequestHost, Signer, Verifier};
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
 use crate::error::{BridgeError, ErrorKind};
@@ -116,18 +116,19 @@ pub type RunFn = for<'a> fn(
 
 impl Bridge {
     /// Handle the raw parameters of a GET query or POST form body; `host` is
-    /// the request's `Host` header, one of the hosts a signature may cover.
+    /// the request's `Host` header (and its listener's default port), from
+    /// which the hosts a signature may cover are drawn.
     /// `sent` is set the moment a call may start reaching SCF. The raw
     /// parameters are taken by value so they can be freed once decoded.
-    pub async fn handle(
+    pub async fn handle<'h>(
         &self,
         http_method: &str,
-        host: Option<&str>,
+        host: impl Into<RequestHost<'h>>,
         raw_params: Bytes,
         sent: &AtomicBool,
     ) -> Reply {
         let mut info = RequestInfo::default();
-        let result = match self.admit(http_method, host, raw_params, &mut info) {
+        let result = match self.admit(http_method, host.into(), raw_params, &mut info) {
             Ok((entry, admitted)) => (entry.run)(self, admitted, sent, &mut info).await,
             Err(e) => Err(e),
         };
@@ -143,7 +144,7 @@ impl Bridge {
     pub fn admit(
         &self,
         http_method: &str,
-        host: Option<&str>,
+        host: RequestHost<'_>,
         raw_params: Bytes,
         info: &mut RequestInfo,
     ) -> Result<(&'static Entry, Admitted), BridgeError> {
