@@ -583,6 +583,34 @@ mod tests {
     }
 
     #[test]
+    fn sync_action_budget_and_aliases_have_defaults_and_can_be_set() {
+        let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
+        assert_eq!(s.upstream.sync_action, SyncAction::Auto);
+        assert_eq!(s.upstream.throttle_retry_budget_ms, 2000);
+        assert!(!s.upstream.allow_embedded_off_loopback);
+        assert!(s.legacy.documented_aliases);
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__UPSTREAM__SYNC_ACTION", "invoke-function"),
+                ("SCF_BRIDGE__UPSTREAM__THROTTLE_RETRY_BUDGET_MS", "0"),
+                ("SCF_BRIDGE__LEGACY__DOCUMENTED_ALIASES", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.upstream.sync_action, SyncAction::InvokeFunction);
+        assert_eq!(s.upstream.throttle_retry_budget_ms, 0);
+        assert!(!s.legacy.documented_aliases);
+        let e = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__UPSTREAM__SYNC_ACTION", "sometimes")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("sync_action"), "{e}");
+    }
+
+    #[test]
     fn defaults_run_with_nothing_configured() {
         let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
         assert_eq!(s.server.listen, "127.0.0.1:8080");
