@@ -12,8 +12,9 @@
 //! * `decode_form`: the form body of that request (and `decode_form_dense`:
 //!   a JSON event whose punctuation makes most of the wire `%XX` escapes);
 //! * `verify_path`: decode, read the request, verify its signature with
-//!   `auth::Verifier` and move `param` out, as the pipeline does;
-//! * `map_response`: `invoke::parse_response` + `translate::from_outcome` +
+//!   `auth::Verifier` and parse the action (moving `param` out), as the
+//!   walk does;
+//! * `map_response`: `invoke::parse_response` + `invoke_function::from_outcome` +
 //!   `LegacyAnswer::to_json` of a 3.0 answer whose `RetMsg` has that size.
 //!
 //! Run: `cargo bench --bench micro` (add `-- --quick` for a short pass).
@@ -23,17 +24,17 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use scf_bridge::actions::invoke_function::{self, InvokeFunction};
+use scf_bridge::actions::{Action, LegacyParams};
 use scf_bridge::auth::clients::ClientSettings;
 use scf_bridge::auth::{ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
 use scf_bridge::config::Secret;
 use scf_bridge::credentials::Swappable;
 use scf_bridge::legacy::decode::{decode_form, encode_form};
-use scf_bridge::legacy::request::{
-    parse_request_deferring_param, InvokeFunction, InvokeType, LogType,
-};
+use scf_bridge::legacy::request::read_common;
 use scf_bridge::legacy::signature::{self, SignatureMethod, LEGACY_PATH};
-use scf_bridge::scf3::{invoke, tc3};
-use scf_bridge::translate;
+use scf_bridge::scf3::invoke::{self, InvocationType};
+use scf_bridge::scf3::tc3;
 
 const SIZES: [(&str, usize); 4] = [
     ("256B", 256),
@@ -89,17 +90,15 @@ fn legacy_form(event: &str) -> String {
 
 /// The `Invoke` body the bridge would send for `param` = `event`.
 fn invoke_body(event: &str) -> Vec<u8> {
-    let f = InvokeFunction {
+    let f = invoke_function::Request {
         function_name: "hello".into(),
-        invoke_type: InvokeType::RequestResponse,
+        invoke_type: Some(InvocationType::RequestResponse),
+        log_type: None,
         param: Some(event.to_owned()),
-        log_type: LogType::None,
         namespace: None,
         version: None,
-        invoke_type_given: true,
-        log_type_given: false,
     };
-    translate::to_invoke(&f).to_json()
+    invoke_function::invoke_body(&f)
 }
 
 /// A 3.0 `Invoke` answer whose `RetMsg` is a JSON string of `size` bytes.
@@ -259,11 +258,10 @@ fn verify_path(c: &mut Criterion) {
                 bench_verifier,
                 |v| {
                     let params = decode_form(black_box(f.as_bytes())).expect("decodes");
-                    let mut request = parse_request_deferring_param(&params).expect("parses");
-                    v.verify("POST", Some(HOST), &params, &request.common, TIMESTAMP)
+                    let common = read_common(&params).expect("parses");
+                    v.verify("POST", Some(HOST), &params, &common, TIMESTAMP)
                         .expect("verifies");
-                    request.move_param_from(params);
-                    request
+                    InvokeFunction::parse(LegacyParams::new(params)).expect("parses")
                 },
                 BatchSize::SmallInput,
             )
@@ -314,7 +312,7 @@ fn map_response(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::from_parameter(name), &body, |b, body| {
             b.iter(|| {
                 let outcome = invoke::parse_response(black_box(body)).expect("parses");
-                let t = translate::from_outcome(outcome, InvokeType::RequestResponse);
+                let t = invoke_function::from_outcome(outcome, InvocationType::RequestResponse);
                 t.answer.to_json()
             })
         });

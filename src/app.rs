@@ -12,7 +12,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::actions::settings::ActionSettings;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
 use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
@@ -96,7 +95,7 @@ pub async fn start_with(
     settings.validate()?;
     crate::metrics::handle();
     let readiness = Readiness::default();
-    let reload_every = Duration::from_millis(settings.auth.reload_interval_ms.max(100));
+    let reload_every = settings.auth.reload_interval();
     let mode = settings.auth_mode();
     let source = client_source(&settings);
     let clients = match mode {
@@ -114,7 +113,7 @@ pub async fn start_with(
         }
     };
     let configured = KeyPair::from_settings(&settings.credentials);
-    let (endpoint, keys) = match settings.endpoint() {
+    let (endpoint, keys) = match settings.upstream.endpoint.clone() {
         Endpoint::Embedded => {
             // With nothing configured, the bridge and its emulator share a
             // key pair that lives only in this process.
@@ -129,7 +128,7 @@ pub async fn start_with(
         url => {
             if needs_bridge_keys && configured.is_none() {
                 return Err(StartError::NoCredentials(
-                    settings.upstream.endpoint.clone(),
+                    settings.upstream.endpoint.to_string(),
                 ));
             }
             (url, configured)
@@ -146,7 +145,12 @@ pub async fn start_with(
         }
         Some(cell) => {
             tokio::spawn(clients::watch(source.clone(), cell.clone(), reload_every));
-            let replay = ReplayMemory::new(settings.replay_capacity(), settings.auth.max_skew_secs);
+            // Unset: 10,000 requests/s over the whole window.
+            let capacity = settings
+                .auth
+                .replay_capacity
+                .unwrap_or_else(|| ReplayMemory::capacity_for(10_000, settings.auth.max_skew_secs));
+            let replay = ReplayMemory::new(capacity, settings.auth.max_skew_secs);
             crate::metrics::replay_fill(0, replay.capacity());
             Some(Verifier {
                 clients: cell,
@@ -157,11 +161,11 @@ pub async fn start_with(
         }
     };
 
-    let plain = match settings.listen_addr()? {
+    let plain = match settings.server.listen {
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
-    let tls = match settings.tls_listen_addr()? {
+    let tls = match settings.server.tls_listen {
         Some(addr) => {
             let files = CertFiles {
                 cert: settings.server.tls_cert.clone().expect("validated"),
@@ -174,7 +178,7 @@ pub async fn start_with(
         }
         None => None,
     };
-    let admin_listener = match settings.admin_addr()? {
+    let admin_listener = match settings.admin.listen {
         Some(addr) => Some(bind(addr).await?),
         None => None,
     };
@@ -188,15 +192,15 @@ pub async fn start_with(
             verifier,
             mode: settings.upstream.mode,
             clock: options.clock,
-            actions: Arc::new(ActionSettings {
+            actions: crate::actions::ActionSettings {
                 sync_action: settings.upstream.sync_action,
                 documented_aliases: settings.legacy.documented_aliases,
                 throttle_retry_budget: Duration::from_millis(
                     settings.upstream.throttle_retry_budget_ms,
                 ),
                 request_deadline: Duration::from_secs(settings.upstream.timeout_secs),
-                invoke_function_refused: Default::default(),
-            }),
+                ..Default::default()
+            },
         },
         limits: Limits::new(
             settings.server.max_in_flight,
@@ -215,8 +219,7 @@ pub async fn start_with(
         }
     };
     // Connections get the deadline plus a moment to write their answers.
-    let drain =
-        Duration::from_secs(settings.server.shutdown_deadline_secs) + Duration::from_secs(2);
+    let drain = settings.server.shutdown_deadline() + Duration::from_secs(2);
     let mut servers = Vec::new();
     let addr = plain.as_ref().and_then(|l| l.local_addr().ok());
     let tls_addr = tls.as_ref().and_then(|(l, _)| l.local_addr().ok());
@@ -255,8 +258,8 @@ pub async fn start_with(
         log: options.log,
     });
 
-    let drain_delay = Duration::from_secs(settings.server.drain_delay_secs);
-    let deadline = Duration::from_secs(settings.server.shutdown_deadline_secs);
+    let drain_delay = settings.server.drain_delay();
+    let deadline = settings.server.shutdown_deadline();
     let ready = readiness.clone();
     let task = tokio::spawn(async move {
         shutdown.await;

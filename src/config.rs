@@ -1,14 +1,17 @@
 //! Typed settings: built-in defaults, then the TOML file, then the
 //! environment (`TENCENTCLOUD_*`, then `SCF_BRIDGE__<SECTION>__<KEY>`), and
-//! validation that names the key at fault in one line.
+//! validation that names the key at fault in one line. Addresses and the
+//! upstream endpoint are parsed while loading (a bad one fails the load),
+//! so no consumer parses a configuration string again; the `_secs`/`_ms`
+//! keys have [`Duration`] accessors on their sections.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::auth::clients::{ClientSettings, UpstreamIdentity};
-use crate::auth::AuthMode;
+pub use crate::types::{AuthMode, Secret, UpstreamIdentity};
 
 /// Environment prefix for every key: `SCF_BRIDGE__UPSTREAM__ENDPOINT`.
 pub const ENV_PREFIX: &str = "SCF_BRIDGE";
@@ -16,8 +19,6 @@ pub const ENV_PREFIX: &str = "SCF_BRIDGE";
 pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
 pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
 pub const ENV_SESSION_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
-
-pub use crate::types::Secret;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +63,8 @@ pub enum SyncAction {
 #[serde(deny_unknown_fields)]
 pub struct AdminSettings {
     /// Never the data port; `""` turns it off.
-    pub listen: String,
+    #[serde(with = "listen_addr")]
+    pub listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -122,10 +124,12 @@ pub struct AuthSettings {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
-    /// Plain-HTTP legacy listener; empty to serve TLS only.
-    pub listen: String,
+    /// Plain-HTTP legacy listener; `""` to serve TLS only.
+    #[serde(with = "listen_addr")]
+    pub listen: Option<SocketAddr>,
     /// TLS legacy listener (the legacy SDKs speak HTTPS only).
-    pub tls_listen: Option<String>,
+    #[serde(default, with = "listen_addr")]
+    pub tls_listen: Option<SocketAddr>,
     /// PEM certificate chain and private key for `tls_listen`.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -162,7 +166,7 @@ pub struct UpstreamSettings {
     /// `forward` (default) or `dry-run`.
     pub mode: UpstreamMode,
     /// `embedded`, or `http(s)://host[:port]`, optionally with `{region}`.
-    pub endpoint: String,
+    pub endpoint: Endpoint,
     /// 3.0 region used when a legacy request carries no `Region`.
     pub region: String,
     /// Whole-exchange deadline; above SCF's 300 s synchronous limit.
@@ -194,10 +198,60 @@ pub struct CredentialSettings {
     pub token: Option<Secret>,
 }
 
+impl ServerSettings {
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
+    }
+    /// `None` when 0: idle connections are left to the client to close.
+    pub fn keepalive_idle_timeout(&self) -> Option<Duration> {
+        (self.keepalive_idle_timeout_ms > 0)
+            .then(|| Duration::from_millis(self.keepalive_idle_timeout_ms))
+    }
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
+    }
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_secs(self.drain_delay_secs)
+    }
+    pub fn shutdown_deadline(&self) -> Duration {
+        Duration::from_secs(self.shutdown_deadline_secs)
+    }
+}
+
+impl UpstreamSettings {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+    pub fn pool_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.pool_idle_timeout_secs)
+    }
+}
+
+impl AuthSettings {
+    /// How often key and certificate files are checked (at least 100 ms).
+    pub fn reload_interval(&self) -> Duration {
+        Duration::from_millis(self.reload_interval_ms.max(100))
+    }
+}
+
 impl CredentialSettings {
     pub fn is_configured(&self) -> bool {
         self.secret_id.is_some() || self.secret_key.is_some()
     }
+}
+
+/// One `[[auth.clients]]` entry.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    pub secret_id: String,
+    pub secret_key: Option<Secret>,
+    pub secret_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub upstream: UpstreamIdentity,
 }
 
 /// The built-in defaults, as TOML: the quick start runs with nothing else.
@@ -316,7 +370,7 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let listeners = self.listeners()?;
+        let listeners = self.listeners();
         if listeners.is_empty() {
             return Err(invalid(
                 "server.listen",
@@ -352,7 +406,6 @@ impl Settings {
                  set auth.allow_unauthenticated = true to override",
             ));
         }
-        parse_addr("admin.listen", &self.admin.listen)?;
         if !matches!(self.log.format.as_str(), "json" | "text" | "auto") {
             return Err(invalid("log.format", "expected json, text or auto"));
         }
@@ -390,7 +443,7 @@ impl Settings {
                  (add [[auth.clients]] or auth.clients_dir)",
             ));
         }
-        if Endpoint::parse(&self.upstream.endpoint)? == Endpoint::Embedded
+        if self.upstream.endpoint == Endpoint::Embedded
             && !self.upstream.allow_embedded_off_loopback
             && listeners.iter().any(|a| !a.ip().is_loopback())
         {
@@ -447,37 +500,21 @@ impl Settings {
         Ok(())
     }
 
-    /// The plain listener's address, if any.
-    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        parse_addr("server.listen", &self.server.listen)
-    }
-
-    pub fn admin_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        parse_addr("admin.listen", &self.admin.listen)
-    }
-
-    pub fn tls_listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
-        match &self.server.tls_listen {
-            Some(a) => parse_addr("server.tls_listen", a),
-            None => Ok(None),
-        }
-    }
-
-    fn listeners(&self) -> Result<Vec<SocketAddr>, ConfigError> {
-        Ok(self
-            .listen_addr()?
+    /// The legacy listeners' addresses (plain, then TLS).
+    fn listeners(&self) -> Vec<SocketAddr> {
+        self.server
+            .listen
             .into_iter()
-            .chain(self.tls_listen_addr()?)
-            .collect())
+            .chain(self.server.tls_listen)
+            .collect()
     }
 
     /// The effective mode: explicit, or `none` on loopback-only listeners.
     pub fn auth_mode(&self) -> AuthMode {
         self.auth.mode.unwrap_or_else(|| {
-            let loopback_only = self
-                .listeners()
-                .map(|l| l.iter().all(|a| a.ip().is_loopback()))
-                .unwrap_or(false);
+            let listeners = self.listeners();
+            let loopback_only =
+                !listeners.is_empty() && listeners.iter().all(|a| a.ip().is_loopback());
             if loopback_only || self.auth.allow_unauthenticated {
                 AuthMode::None
             } else {
@@ -486,32 +523,34 @@ impl Settings {
         })
     }
 
-    pub fn replay_capacity(&self) -> usize {
-        self.auth.replay_capacity.unwrap_or_else(|| {
-            crate::auth::ReplayMemory::capacity_for(10_000, self.auth.max_skew_secs)
-        })
-    }
-
-    pub fn endpoint(&self) -> Endpoint {
-        Endpoint::parse(&self.upstream.endpoint).expect("validated at load")
-    }
-
     /// The effective configuration as TOML, secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
 
-fn parse_addr(key: &'static str, value: &str) -> Result<Option<SocketAddr>, ConfigError> {
-    if value.is_empty() {
-        return Ok(None);
+/// A listener address in the file: `host:port`, or `""` for none.
+mod listen_addr {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("`{text}` is not an address such as 127.0.0.1:8080"))
+        })
     }
-    value.parse().map(Some).map_err(|_| {
-        invalid(
-            key,
-            format!("`{value}` is not an address such as 127.0.0.1:8080"),
-        )
-    })
+
+    pub fn serialize<S: Serializer>(addr: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+        match addr {
+            Some(a) => s.collect_str(a),
+            None => s.serialize_str(""),
+        }
+    }
 }
 
 /// A 3.0 region name: lowercase letters, digits and dashes, with a dash.
@@ -533,6 +572,35 @@ pub enum Endpoint {
 }
 
 pub const REGION_PLACEHOLDER: &str = "{region}";
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Embedded => f.write_str("embedded"),
+            Endpoint::Url {
+                https: true,
+                authority,
+            } => write!(f, "https://{authority}"),
+            Endpoint::Url {
+                https: false,
+                authority,
+            } => write!(f, "http://{authority}"),
+        }
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Endpoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Endpoint::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
 
 impl Endpoint {
     pub fn parse(value: &str) -> Result<Endpoint, ConfigError> {
@@ -613,8 +681,8 @@ mod tests {
     #[test]
     fn defaults_run_with_nothing_configured() {
         let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
-        assert_eq!(s.server.listen, "127.0.0.1:8080");
-        assert_eq!(s.endpoint(), Endpoint::Embedded);
+        assert_eq!(s.server.listen, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(s.upstream.endpoint, Endpoint::Embedded);
         assert_eq!(s.upstream.region, "ap-guangzhou");
         assert!(
             s.upstream.timeout_secs > 300,
@@ -671,9 +739,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.upstream.timeout_secs, 400);
-        assert_eq!(s.server.listen, "127.0.0.1:9000");
+        assert_eq!(s.server.listen, Some("127.0.0.1:9000".parse().unwrap()));
         assert_eq!(
-            s.endpoint(),
+            s.upstream.endpoint,
             Endpoint::Url {
                 https: true,
                 authority: "scf.{region}.tencentcloudapi.com".into()
@@ -713,8 +781,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.upstream.region, "ap-beijing");
-        assert_eq!(s.upstream.endpoint, "http://127.0.0.1:9");
-        assert_eq!(s.server.listen, "127.0.0.1:8080");
+        assert_eq!(s.upstream.endpoint.to_string(), "http://127.0.0.1:9");
+        assert_eq!(s.server.listen, Some("127.0.0.1:8080".parse().unwrap()));
     }
 
     #[test]
@@ -738,6 +806,12 @@ mod tests {
             ("SCF_BRIDGE__UPSTREAM__REGION", "gz", "upstream.region"),
             ("SCF_BRIDGE__SERVER__LISTEN", "nowhere", "server.listen"),
             (
+                "SCF_BRIDGE__SERVER__TLS_LISTEN",
+                "nowhere",
+                "server.tls_listen",
+            ),
+            ("SCF_BRIDGE__ADMIN__LISTEN", "nowhere", "admin.listen"),
+            (
                 "SCF_BRIDGE__SERVER__HEADER_READ_TIMEOUT_MS",
                 "0",
                 "server.header_read_timeout_ms",
@@ -758,6 +832,36 @@ mod tests {
             assert!(line.contains(needle), "{key}={value}: {line}");
             assert!(!line.contains('\n'), "one line: {line}");
         }
+    }
+
+    #[test]
+    fn addresses_and_the_endpoint_are_typed_at_load_and_render_back() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__ADMIN__LISTEN", ""),
+                (
+                    "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+                    "https://scf.{region}.example.com/",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.admin.listen, None);
+        assert_eq!(s.server.tls_listen, None);
+        let toml = s.to_redacted_toml();
+        assert!(
+            toml.contains("endpoint = \"https://scf.{region}.example.com\""),
+            "{toml}"
+        );
+        assert!(toml.contains("listen = \"127.0.0.1:8080\""), "{toml}");
+        assert_eq!(s.server.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(
+            s.server.keepalive_idle_timeout(),
+            Some(Duration::from_secs(75))
+        );
+        assert_eq!(s.upstream.timeout(), Duration::from_secs(330));
+        assert_eq!(s.auth.reload_interval(), Duration::from_secs(2));
     }
 
     #[test]

@@ -1,16 +1,22 @@
-//! scf-bridge: accepts legacy Tencent Cloud SCF v2 `InvokeFunction` calls and
-//! answers them through SCF API 3.0 `Invoke`.
+//! scf-bridge: accepts legacy Tencent Cloud SCF v2 calls (`/v2/index.php`,
+//! v1 signatures) and answers them through SCF API 3.0.
 //!
 //! The crate is a functional core with an imperative shell:
 //! - pure, I/O-free, clock-injected: [`legacy`] (the v2 dialect), [`scf3`]
-//!   (the 3.0 dialect and TC3 signing), [`translate`] (between the two),
+//!   (the 3.0 dialect: envelope, TC3 signer, `Invoke`), [`translate`] (what
+//!   every action shares between the two), [`types`] (shared value types),
 //!   [`error`] (the one error type and its legacy answer);
+//! - [`actions`]: one module per legacy action, the trait they implement
+//!   and the registry; [`walk`]: the shared walk of one request, which
+//!   knows no action by name;
 //! - the shell: [`config`] (settings), [`credentials`] (swappable key pairs),
-//!   [`logging`] (tracing set-up), [`access_log`] (one line per request), [`admin`] (probes, metrics, log level),
-//!   [`auth`] (verification, replay memory, client keys), [`tls`] (certificates),
-//!   [`pipeline`] (one request's walk), [`upstream`] (the pooled 3.0 client),
-//!   [`server`] (the legacy listener), [`app`] (assembly), [`emulator`]
-//!   (an SCF 3.0 emulator).
+//!   [`logging`] (tracing set-up), [`access_log`] (one line per request),
+//!   [`admin`] (probes, metrics, log level), [`metrics`] (every metric name),
+//!   [`auth`] (verification, replay memory, client keys), [`tls`]
+//!   (certificates), [`upstream`] (the 3.0 transport trait and the pooled
+//!   client), [`server`] (the legacy listener), [`app`] (assembly),
+//!   [`emulator`] (an SCF 3.0 emulator), [`testing`] (a scripted transport
+//!   for walk tests).
 #![forbid(unsafe_code)]
 
 pub mod access_log;

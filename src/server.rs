@@ -1,6 +1,6 @@
 //! The legacy-facing HTTP listener: accepts connections, routes
 //! `/v2/index.php`, reads GET queries and form bodies within limits, hands
-//! them to the pipeline, and writes exactly one answer per request — a panic
+//! them to the walk, and writes exactly one answer per request — a panic
 //! included. Stops accepting on shutdown and lets connections drain.
 
 use std::convert::Infallible;

@@ -11,7 +11,6 @@ use bytes::Bytes;
 use http::header::HeaderMap;
 use http::{HeaderValue, StatusCode};
 
-use crate::actions::settings::ActionSettings;
 use crate::actions::BoxFuture;
 use crate::config::UpstreamMode;
 use crate::credentials::Swappable;
@@ -160,7 +159,7 @@ pub fn bridge(transport: Arc<ScriptedTransport>) -> Bridge {
         verifier: None,
         mode: UpstreamMode::Forward,
         clock: Arc::new(|| 1_700_000_000),
-        actions: Arc::new(ActionSettings::default()),
+        actions: crate::actions::ActionSettings::default(),
     }
 }
 
@@ -171,6 +170,14 @@ pub async fn get(bridge: &Bridge, params: &[(&str, &str)]) -> Reply {
     bridge
         .handle("GET", Some("scf.api.qcloud.com"), Bytes::from(form), &sent)
         .await
+}
+
+/// Action `A`'s parse of a form-encoded parameter string (no `Action`,
+/// no signature): for an action's parameter tests.
+pub fn parse<A: crate::actions::Action>(form: &str) -> Result<A::Request, BridgeError> {
+    let params = crate::legacy::decode::decode_form(form.as_bytes())
+        .map_err(|e| BridgeError::new(ErrorKind::InvalidParameter, e.to_string()))?;
+    A::parse(crate::actions::LegacyParams::new(params))
 }
 
 /// The legacy answer of a reply as JSON.

@@ -1,6 +1,6 @@
 //! Value types shared by configuration, credentials, authentication and the
-//! 3.0 signer. A leaf: imports nothing of the crate, so the modules that use
-//! these types never have to import one another for them.
+//! 3.0 signer. A leaf: imports nothing of the crate, so `config`, `auth`
+//! and `credentials` never have to import one another for them.
 
 use std::fmt;
 
@@ -40,4 +40,24 @@ pub struct KeyPair {
     pub secret_id: String,
     pub secret_key: Secret,
     pub token: Option<Secret>,
+}
+
+/// Whether legacy signatures are checked (`auth.mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Verify,
+    None,
+}
+
+/// Which key pair signs the 3.0 call made for a caller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub enum UpstreamIdentity {
+    /// The caller's own key pair: its CAM permissions and audit trail are kept.
+    #[default]
+    #[serde(rename = "self")]
+    Caller,
+    /// The bridge's `[credentials]`.
+    #[serde(rename = "bridge")]
+    Bridge,
 }

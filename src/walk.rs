@@ -12,8 +12,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::actions::settings::ActionSettings;
-use crate::actions::{self, Action, BoxFuture, Entry, Failure, LegacyParams, Scf3Client};
+use crate::actions::{
+    self, Action, ActionSettings, BoxFuture, Entry, Failure, LegacyParams, Scf3Client,
+};
 use crate::auth::{RequestHost, Signer, Verifier};
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
@@ -92,8 +93,8 @@ pub struct Bridge {
     pub verifier: Option<Verifier>,
     pub mode: UpstreamMode,
     pub clock: Clock,
-    /// What actions read from the configuration (shared by every request).
-    pub actions: Arc<ActionSettings>,
+    /// What actions read from the configuration.
+    pub actions: ActionSettings,
 }
 
 /// A request that passed the shared checks, ready for its action.
@@ -334,7 +335,6 @@ pub fn request_error(e: RequestError) -> BridgeError {
         RequestError::MissingAction | RequestError::MissingParameter(_) => {
             ErrorKind::MissingParameter
         }
-        RequestError::UnsupportedAction(_) => ErrorKind::InvalidAction,
         RequestError::InvalidValue { .. } => ErrorKind::InvalidParameterValue,
     };
     BridgeError::new(kind, e.to_string())

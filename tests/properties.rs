@@ -27,16 +27,16 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Map, Number, Value};
 
+use scf_bridge::actions::invoke_function::{from_outcome_with, SyncShape};
 use scf_bridge::auth::clients::ClientSettings;
 use scf_bridge::auth::{ClientSet, ReplayMemory, Signer, UpstreamIdentity, Verifier};
 use scf_bridge::config::Secret;
 use scf_bridge::credentials::Swappable;
 use scf_bridge::error::{BridgeError, ErrorKind};
 use scf_bridge::legacy::decode::decode_form;
-use scf_bridge::legacy::request::{parse_request, InvokeType};
+use scf_bridge::legacy::request::read_common;
 use scf_bridge::legacy::signature::{sign, SignatureMethod, LEGACY_PATH};
-use scf_bridge::scf3::invoke::{parse_response, Outcome};
-use scf_bridge::translate::{from_outcome_with, SyncShape};
+use scf_bridge::scf3::invoke::{parse_response, InvocationType as InvokeType, Outcome};
 
 // ---------------------------------------------------------------------------
 // The response mapper
@@ -99,7 +99,7 @@ fn assert_well_formed(bytes: &[u8], invoke_type: InvokeType) -> Value {
 }
 
 /// What the bridge answers for an HTTP-200 body: SCF's answer mapped, or
-/// its own bad-response error, exactly as the pipeline builds it.
+/// its own bad-response error, exactly as the walk builds it.
 fn legacy_answer_for(body: &[u8], invoke_type: InvokeType) -> (Vec<u8>, Option<Outcome>) {
     match parse_response(body) {
         Ok(outcome) => (
@@ -505,9 +505,9 @@ fn reference_string_to_sign(method: &str, host: &str, pairs: &[(String, String)]
 /// What the bridge does with a raw query or form: decode, parse, verify.
 fn decode_and_verify(method: &str, host: Option<&str>, wire: &str) -> Result<Signer, String> {
     let params = decode_form(wire.as_bytes()).map_err(|e| e.to_string())?;
-    let request = parse_request(&params).map_err(|e| e.to_string())?;
+    let common = read_common(&params).map_err(|e| e.to_string())?;
     verifier()
-        .verify(method, host, &params, &request.common, NOW)
+        .verify(method, host, &params, &common, NOW)
         .map_err(|e| e.to_string())
 }
 
@@ -632,9 +632,9 @@ proptest! {
         let pairs = signed(method, signed_for, pairs);
         let wire = wire(&pairs);
         let params = decode_form(wire.as_bytes()).unwrap();
-        let request = parse_request(&params).unwrap();
+        let common = read_common(&params).unwrap();
         let v = verifier();
-        match v.verify(method, host, &params, &request.common, NOW) {
+        match v.verify(method, host, &params, &common, NOW) {
             Ok(Signer::Caller(keys)) => {
                 prop_assert_eq!(keys.secret_id, SECRET_ID);
                 prop_assert_eq!(keys.secret_key.expose(), SECRET_KEY);
@@ -642,7 +642,7 @@ proptest! {
             other => prop_assert!(false, "refused: {:?}", other),
         }
         // The very same request again is a replay.
-        let again = v.verify(method, host, &params, &request.common, NOW);
+        let again = v.verify(method, host, &params, &common, NOW);
         prop_assert!(
             matches!(&again, Err(e) if e.kind == ErrorKind::ReplayAttack),
             "{:?}", again

@@ -1,16 +1,15 @@
 //! Arbitrary bytes as the body of an HTTP-200 SCF 3.0 answer: `parse_response`
 //! then `from_outcome` for both invoke types (or, when it does not parse, the
-//! bridge's own bad-response answer, as the pipeline builds it). Whatever
+//! bridge's own bad-response answer, as the walk builds it). Whatever
 //! came, the legacy answer must be well formed: a JSON object with integer
 //! `code`, string `message` and `codeDesc` in that order, `data` exactly
 //! when `code` is 0, and then the 8 sync keys or the async `requestId`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use scf_bridge::actions::invoke_function::from_outcome;
 use scf_bridge::error::{BridgeError, ErrorKind};
-use scf_bridge::legacy::request::InvokeType;
-use scf_bridge::scf3::invoke::parse_response;
-use scf_bridge::translate::from_outcome;
+use scf_bridge::scf3::invoke::{parse_response, InvocationType as InvokeType};
 use serde_json::Value;
 
 const SYNC_KEYS: [&str; 8] = [

@@ -13,12 +13,13 @@
 //! "Throttling").
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::settings::ActionSettings;
+use super::settings::{RegionMemory, SyncAction};
 use crate::error::{BridgeError, ErrorKind};
 use crate::metrics;
 use crate::scf3::envelope::{self, CallKind, Envelope, Scf3Error};
@@ -111,6 +112,47 @@ pub enum Failure {
 impl From<BridgeError> for Failure {
     fn from(e: BridgeError) -> Self {
         Failure::Bridge(e)
+    }
+}
+
+/// Settings an action reads (through [`Scf3Client::settings`]): the
+/// waits of multi-call actions, which 3.0 action a synchronous invocation
+/// becomes and the shape of its answer, and the client's throttle retries.
+#[derive(Debug, Clone)]
+pub struct ActionSettings {
+    /// How long an action waits for a function to become `Active` after
+    /// creating or updating it.
+    pub wait_limit: Duration,
+    /// How often it asks meanwhile.
+    pub wait_interval: Duration,
+    /// `upstream.sync_action`.
+    pub sync_action: SyncAction,
+    /// `legacy.documented_aliases`.
+    pub documented_aliases: bool,
+    /// `upstream.throttle_retry_budget_ms`.
+    pub throttle_retry_budget: Duration,
+    /// The longest a request waits for SCF in all (`upstream.timeout_secs`):
+    /// no throttle retry is started that would end past it.
+    pub request_deadline: Duration,
+    /// Regions where 3.0 refused `InvokeFunction` as unsupported, and when
+    /// (shared by every request).
+    pub invoke_function_refused: Arc<RegionMemory>,
+}
+
+impl Default for ActionSettings {
+    /// Waits of 90 s, asking every second: what Tencent's own 3.0 deploy
+    /// tool does (docs/protocol.md, "SCF 3.0 envelope"); the configuration's
+    /// defaults otherwise.
+    fn default() -> Self {
+        ActionSettings {
+            wait_limit: Duration::from_secs(90),
+            wait_interval: Duration::from_secs(1),
+            sync_action: SyncAction::Auto,
+            documented_aliases: true,
+            throttle_retry_budget: Duration::from_millis(2000),
+            request_deadline: Duration::from_secs(330),
+            invoke_function_refused: Arc::default(),
+        }
     }
 }
 
@@ -308,7 +350,7 @@ impl<'a> Scf3Client<'a> {
                 let reason = (answer.len() <= SMALL_ANSWER)
                     .then(|| envelope::split(&answer).ok())
                     .flatten()
-                    .and_then(|(_, _, error)| error)
+                    .and_then(|split| split.error)
                     .and_then(|(code, _)| throttle_reason(&code));
                 Ok(match reason {
                     Some(reason) => Judged::NotRun { reason, answer },

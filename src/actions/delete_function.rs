@@ -93,11 +93,10 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorKind;
-    use crate::legacy::decode::decode_form;
     use crate::testing::{bridge, get, json, Scripted, ScriptedTransport};
 
     fn parse(form: &str) -> Result<Request, BridgeError> {
-        DeleteFunction::parse(LegacyParams::new(decode_form(form.as_bytes()).unwrap()))
+        crate::testing::parse::<DeleteFunction>(form)
     }
 
     fn body_json(form: &str) -> Value {

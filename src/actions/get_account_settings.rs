@@ -65,8 +65,8 @@ mod tests {
     use super::*;
     use crate::testing::{bridge, get, json, Scripted, ScriptedTransport};
 
-    /// A 3.0 `GetAccount` answer in the shape the reference lists
-    /// (actions §10).
+    /// A 3.0 `GetAccount` answer with every documented field
+    /// (docs/protocol.md, "GetAccountSettings").
     fn account() -> Value {
         json!({
             "AccountUsage": {"NamespacesCount": 1, "Namespace": [{"Functions": ["hello"],

@@ -175,11 +175,10 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorKind;
-    use crate::legacy::decode::decode_form;
     use crate::testing::{bridge, get, json, Scripted, ScriptedTransport};
 
     fn parse(form: &str) -> Result<Request, BridgeError> {
-        GetFunction::parse(LegacyParams::new(decode_form(form.as_bytes()).unwrap()))
+        crate::testing::parse::<GetFunction>(form)
     }
 
     fn body_json(form: &str) -> Value {
@@ -230,7 +229,7 @@ mod tests {
 
     #[test]
     fn the_answer_reproduces_the_captured_legacy_data() {
-        // legacy-v2 §5 / actions §3.2, the 2017-09 capture, key for key.
+        // The 2017-09 capture (docs/protocol.md, "GetFunction"), key for key.
         assert_eq!(
             serde_json::to_string(&data(answer(), false)).unwrap(),
             r#"{"modTime":"2017-06-08 17:36:38","functionName":"ziptest","triggers":[{"modTime":"2017-09-18 16:52:33","type":"cos","triggerDesc":"{\"event\":\"cos:ObjectCreated:*\"}","triggerName":"testscfcode-1251762227.cn-south.myqcloud.com","addTime":"2017-09-18 16:52:33"}],"handler":"index.main_handler","codeSize":2600020,"memorySize":128,"version":"LATEST","timeout":3,"runtime":"Python2.7","description":""}"#

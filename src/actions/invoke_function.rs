@@ -4,10 +4,12 @@
 //! "invoke"`; an asynchronous one (`invokeType=Event`) always goes to
 //! `Invoke`, the only 3.0 action that queues. `functionName`, `logType`,
 //! `param`, `namespace` and `version` become `FunctionName`, `LogType`,
-//! `Event` (`ClientContext` for `Invoke`), `Namespace` and `Qualifier` —
-//! always sent, `$LATEST` when the caller named no version. A synchronous
-//! `Result` becomes the legacy `data` with lower-camel keys (and the
-//! documented aliases), an asynchronous one just `data.requestId`.
+//! `Event` (`ClientContext` and `InvocationType` for `Invoke`), `Namespace`
+//! and `Qualifier` — always sent, `$LATEST` when the caller named no
+//! version. A synchronous `Result` becomes the legacy `data` with
+//! lower-camel keys (and the documented aliases), an asynchronous one just
+//! `data.requestId`; a function that failed is still `code` 0 with `errMsg`
+//! filled.
 //!
 //! With `sync_action = "auto"`, a region whose 3.0 refuses `InvokeFunction`
 //! in a way that proves nothing ran (`InvalidAction`, `UnsupportedOperation*`,
@@ -15,25 +17,51 @@
 //! region list, is sent `Invoke` instead, and a refusal is remembered for
 //! that region for a while. A CAM denial is never retried as `Invoke`.
 //!
-//! The hot path of the bridge: `param` is moved, never copied, from the
-//! decoded form into the 3.0 body, and the answer is parsed borrowed.
+//! The bridge's hot path: `param` is moved, never copied, from the decoded
+//! form into the 3.0 body, and the answer is parsed borrowed.
 
 use bytes::Bytes;
+use serde_json::{Map, Number, Value};
 
 use super::client::{throttle_reason, unusable, GaveUp, Judged};
 use super::settings::SyncAction;
 use super::{Action, Failure, LegacyParams, Scf3Client, Subject};
 use crate::error::{BridgeError, ErrorKind};
 use crate::legacy::answer::{codes, LegacyAnswer};
-use crate::legacy::request::{self, InvokeType};
 use crate::metrics;
 use crate::scf3::envelope::{CallKind, Scf3Error};
-use crate::scf3::invoke::{self, Outcome, INVOKE_FUNCTION_ACTION};
-use crate::translate::{self, SyncShape};
-use crate::walk::{request_error, DRY_RUN_CODE_DESC, DRY_RUN_MESSAGE};
+use crate::scf3::invoke::{
+    self, InvocationType, InvokeFunctionRequest, InvokeRequest, InvokeResult, LogType, Outcome,
+    INVOKE_FUNCTION_ACTION,
+};
+use crate::walk::{DRY_RUN_CODE_DESC, DRY_RUN_MESSAGE};
 
 /// `Action=InvokeFunction`.
 pub struct InvokeFunction;
+
+/// `InvokeFunction`'s parameters (docs/protocol.md, "Answers"), checked. An empty
+/// optional value reads as absent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    /// `functionName`, non-empty.
+    pub function_name: String,
+    /// `invokeType` when sent (`RequestResponse` or `Event`).
+    pub invoke_type: Option<InvocationType>,
+    /// `logType` when sent (`None` or `Tail`).
+    pub log_type: Option<LogType>,
+    /// `param`, the event as verbatim text (normally JSON); not parsed.
+    pub param: Option<String>,
+    pub namespace: Option<String>,
+    /// `version`, the function version (not the common `Version`).
+    pub version: Option<String>,
+}
+
+impl Request {
+    /// The invocation SCF will make: `RequestResponse` unless `Event` was sent.
+    pub fn invocation_type(&self) -> InvocationType {
+        self.invoke_type.unwrap_or(InvocationType::RequestResponse)
+    }
+}
 
 /// The regions whose 3.0 documents `InvokeFunction` (docs/protocol.md,
 /// "InvokeFunction"); `auto` sends `Invoke` anywhere else.
@@ -67,12 +95,12 @@ pub enum Target {
 /// Which 3.0 action a legacy invocation goes to first, in `region`.
 pub fn choose(
     sync_action: SyncAction,
-    invoke_type: InvokeType,
+    invoke_type: InvocationType,
     region: &str,
     refused_recently: bool,
 ) -> Target {
     match (invoke_type, sync_action) {
-        (InvokeType::Event, _) | (_, SyncAction::Invoke) => Target::Invoke,
+        (InvocationType::Event, _) | (_, SyncAction::Invoke) => Target::Invoke,
         (_, SyncAction::InvokeFunction) => Target::InvokeFunction,
         (_, SyncAction::Auto) => {
             if INVOKE_FUNCTION_REGIONS.contains(&region) && !refused_recently {
@@ -96,32 +124,64 @@ pub fn proves_unsupported(code: &str) -> bool {
 impl Action for InvokeFunction {
     const NAME: &'static str = "InvokeFunction";
     const SCF3_ACTIONS: &'static [&'static str] = &[INVOKE_FUNCTION_ACTION, invoke::ACTION];
-    type Request = request::InvokeFunction;
+    type Request = Request;
 
-    fn parse(params: LegacyParams) -> Result<Self::Request, BridgeError> {
-        let mut f = request::parse_invoke_function(params.raw(), false).map_err(request_error)?;
-        // `param` is taken over from the decoded text, not copied.
-        f.param = params.into_value("param").filter(|v| !v.is_empty());
-        check_event_size(&f)?;
-        Ok(f)
+    fn parse(p: LegacyParams) -> Result<Request, BridgeError> {
+        let function_name = match p.get("functionName") {
+            None => return Err(super::params::missing("functionName")),
+            Some("") => {
+                return Err(super::params::invalid_value(
+                    "functionName",
+                    "a non-empty function name",
+                ))
+            }
+            Some(name) => name.to_owned(),
+        };
+        let invoke_type = p.exact(
+            "invokeType",
+            &[
+                ("RequestResponse", InvocationType::RequestResponse),
+                ("Event", InvocationType::Event),
+            ],
+            "RequestResponse or Event",
+        )?;
+        let log_type = p.exact(
+            "logType",
+            &[("None", LogType::None), ("Tail", LogType::Tail)],
+            "None or Tail",
+        )?;
+        let namespace = p.optional("namespace").map(str::to_owned);
+        let version = p.optional("version").map(str::to_owned);
+        let mut request = Request {
+            function_name,
+            invoke_type,
+            log_type,
+            param: None,
+            namespace,
+            version,
+        };
+        // Last: `param` is taken over from the decoded text, not copied.
+        request.param = p.into_value("param").filter(|v| !v.is_empty());
+        check_event_size(&request)?;
+        Ok(request)
     }
 
-    fn subject(f: &Self::Request) -> Subject<'_> {
+    fn subject(r: &Request) -> Subject<'_> {
         Subject {
-            function: Some(&f.function_name),
-            namespace: f.namespace.as_deref(),
+            function: Some(&r.function_name),
+            namespace: r.namespace.as_deref(),
         }
     }
 
     async fn run(
-        mut f: Self::Request,
+        mut f: Request,
         scf: &mut Scf3Client<'_>,
     ) -> Result<LegacyAnswer, Failure> {
         let settings = scf.settings();
         let region = scf.region().to_owned();
         let target = choose(
             settings.sync_action,
-            f.invoke_type,
+            f.invocation_type(),
             &region,
             settings.invoke_function_refused.remembers(&region),
         );
@@ -130,7 +190,7 @@ impl Action for InvokeFunction {
             documented_aliases: settings.documented_aliases,
         };
         if target == Target::InvokeFunction {
-            let body = Bytes::from(translate::invoke_function_body(&f));
+            let body = Bytes::from(invoke_function_body(&f));
             let fall_back = settings.sync_action == SyncAction::Auto;
             if !fall_back {
                 // `param` is in the body now and will not be needed again.
@@ -153,7 +213,7 @@ impl Action for InvokeFunction {
                 other => return other,
             }
         }
-        let body = Bytes::from(translate::invoke_body(&f));
+        let body = Bytes::from(invoke_body(&f));
         // `param` is in the body now; the call may take minutes.
         f.param = None;
         invoke(scf, invoke::ACTION, body, &f, shape).await
@@ -167,7 +227,7 @@ async fn invoke(
     scf: &mut Scf3Client<'_>,
     action: &'static str,
     body: Bytes,
-    f: &request::InvokeFunction,
+    f: &Request,
     shape: SyncShape,
 ) -> Result<LegacyAnswer, Failure> {
     let judge = |answer: Bytes| {
@@ -186,7 +246,7 @@ async fn invoke(
         .send_judged(action, invoke::VERSION, CallKind::Mutation, body, judge)
         .await
     {
-        Err(Failure::DryRun) => return Ok(dry_run(f.invoke_type)),
+        Err(Failure::DryRun) => return Ok(dry_run(f.invocation_type())),
         other => other?,
     };
     match sent.answer {
@@ -210,7 +270,7 @@ async fn invoke(
                 scf.note_function_request_id(result.function_request_id.clone());
                 return Ok(gave_up_answer(g));
             }
-            let t = translate::from_outcome_with(outcome, f.invoke_type, shape);
+            let t = from_outcome_with(outcome, f.invocation_type(), shape);
             scf.note_request_id(t.request_id);
             scf.note_function_request_id(t.function_request_id);
             Ok(t.answer)
@@ -259,18 +319,16 @@ fn gave_up_answer(g: GaveUp) -> LegacyAnswer {
 
 /// SCF's event limits (6 MB sync, 128 KB async), checked before anything
 /// is signed or sent.
-fn check_event_size(f: &request::InvokeFunction) -> Result<(), BridgeError> {
-    let limit = match f.invoke_type {
-        InvokeType::RequestResponse => invoke::SYNC_EVENT_LIMIT,
-        InvokeType::Event => invoke::ASYNC_EVENT_LIMIT,
-    };
-    let size = f.param.as_deref().map_or(0, str::len);
+fn check_event_size(r: &Request) -> Result<(), BridgeError> {
+    let t = r.invocation_type();
+    let limit = t.event_limit();
+    let size = r.param.as_deref().map_or(0, str::len);
     if size > limit {
         return Err(BridgeError::new(
             ErrorKind::RequestTooLarge,
             format!(
                 "`param` is {size} bytes; SCF accepts at most {limit} bytes for a {} invocation",
-                translate::invocation_type(f.invoke_type).as_str()
+                t.as_str()
             ),
         ));
     }
@@ -279,33 +337,490 @@ fn check_event_size(f: &request::InvokeFunction) -> Result<(), BridgeError> {
 
 /// The answer of a dry run: the shape of a real one, with a made-up
 /// execution id.
-fn dry_run(invoke_type: InvokeType) -> LegacyAnswer {
+fn dry_run(invoke_type: InvocationType) -> LegacyAnswer {
     let id = format!("dry-run-{}", uuid::Uuid::new_v4());
     let outcome = Outcome::Result {
-        result: invoke::InvokeResult {
+        result: InvokeResult {
             function_request_id: Some(id),
             ..Default::default()
         },
         request_id: None,
     };
-    let mut answer = translate::from_outcome(outcome, invoke_type).answer;
+    let mut answer = from_outcome(outcome, invoke_type).answer;
     answer.message = DRY_RUN_MESSAGE.into();
     answer.code_desc = DRY_RUN_CODE_DESC.into();
     answer
 }
 
+/// The 3.0 `Invoke` body for a legacy `InvokeFunction`: what the caller
+/// sent (SCF's defaults equal the legacy ones), and always `Qualifier`.
+/// `param` is passed on verbatim as `ClientContext`. Nothing else of the
+/// legacy request reaches the body.
+pub fn to_invoke(r: &Request) -> InvokeRequest<'_> {
+    InvokeRequest {
+        function_name: &r.function_name,
+        invocation_type: r.invoke_type,
+        qualifier: Some(invoke_qualifier(r)),
+        client_context: r.param.as_deref(),
+        log_type: r.log_type,
+        namespace: r.namespace.as_deref(),
+    }
+}
+
+/// The 3.0 `InvokeFunction` body for a synchronous legacy `InvokeFunction`:
+/// `param` becomes `Event`, there is no `InvocationType`, and `Qualifier`
+/// is always sent — 3.0 `InvokeFunction` would otherwise run the
+/// `$DEFAULT` alias, which may route to published versions, where the
+/// legacy service (and `Invoke`) ran `$LATEST`.
+pub fn to_invoke_function(r: &Request) -> InvokeFunctionRequest<'_> {
+    InvokeFunctionRequest {
+        function_name: &r.function_name,
+        qualifier: Some(invoke_qualifier(r)),
+        event: r.param.as_deref(),
+        log_type: r.log_type,
+        namespace: r.namespace.as_deref(),
+    }
+}
+
+/// The caller's `version` as a 3.0 `Qualifier` (`translate::qualifier`),
+/// else `$LATEST`, the version the legacy service ran.
+fn invoke_qualifier(r: &Request) -> &str {
+    r.version
+        .as_deref()
+        .map_or("$LATEST", crate::translate::qualifier)
+}
+
+/// The compact JSON bytes of [`to_invoke`], written into a buffer sized up
+/// front: `param` dominates a large body, and growing the buffer by
+/// doubling would copy it several times and hold two copies at the peak.
+/// The headroom covers escaping (`"` → `\"`) of one byte in eight.
+pub fn invoke_body(r: &Request) -> Vec<u8> {
+    sized_body(r, &to_invoke(r))
+}
+
+/// The compact JSON bytes of [`to_invoke_function`], sized as
+/// [`invoke_body`] is.
+pub fn invoke_function_body(r: &Request) -> Vec<u8> {
+    sized_body(r, &to_invoke_function(r))
+}
+
+fn sized_body(r: &Request, body: &impl serde::Serialize) -> Vec<u8> {
+    let text = |s: &Option<String>| s.as_deref().map_or(0, str::len);
+    let param = text(&r.param);
+    let estimate =
+        160 + r.function_name.len() + text(&r.namespace) + text(&r.version) + param + param / 8;
+    let mut out = Vec::with_capacity(estimate);
+    serde_json::to_writer(&mut out, body)
+        .expect("an invocation body always serializes: it has only strings and enums");
+    out
+}
+
+/// A legacy answer made from an `Invoke` answer, with what the log line needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Translated {
+    pub answer: LegacyAnswer,
+    /// The 3.0 `RequestId`, sent back as `X-Request-Id`.
+    pub request_id: Option<String>,
+    /// The function's execution id (`FunctionRequestId`).
+    pub function_request_id: Option<String>,
+    /// The 3.0 error code, when SCF answered with an error.
+    pub scf_error: Option<String>,
+}
+
+/// How a synchronous `Result` becomes the legacy `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncShape {
+    /// The answer is 3.0 `InvokeFunction`'s, whose `InvokeResult` is an
+    /// execution status code: 200 becomes the legacy 0, any other value is
+    /// kept (non-zero means failure, as it did).
+    pub status_code_result: bool,
+    /// Add `payLoad`, `logMsg` and `memSize` (the legacy documentation's
+    /// names) beside `retMsg`, `log` and `memUsage` (the service's).
+    pub documented_aliases: bool,
+}
+
+/// Maps a parsed `Invoke` answer to the legacy answer, without the
+/// documented aliases ([`from_outcome_with`]); an error through the shared
+/// table (`translate::legacy_code_for`).
+pub fn from_outcome(outcome: Outcome, invoke_type: InvocationType) -> Translated {
+    from_outcome_with(outcome, invoke_type, SyncShape::default())
+}
+
+/// [`from_outcome`] with the shape of a synchronous answer chosen.
+pub fn from_outcome_with(
+    outcome: Outcome,
+    invoke_type: InvocationType,
+    shape: SyncShape,
+) -> Translated {
+    match outcome {
+        Outcome::Result { result, request_id } => {
+            let function_request_id = result.function_request_id.clone();
+            let data = match invoke_type {
+                InvocationType::RequestResponse => sync_data(result, shape),
+                InvocationType::Event => async_data(result),
+            };
+            Translated {
+                answer: LegacyAnswer::success(data),
+                request_id,
+                function_request_id,
+                scf_error: None,
+            }
+        }
+        Outcome::Error {
+            code,
+            message,
+            request_id,
+        } => {
+            let e = Scf3Error {
+                code,
+                message,
+                request_id,
+            };
+            Translated {
+                answer: crate::walk::scf_error_answer(&e, None),
+                request_id: e.request_id,
+                function_request_id: None,
+                scf_error: Some(e.code),
+            }
+        }
+    }
+}
+
+/// Legacy sync `data`: 3.0 `Result` with lower-camel keys and
+/// `FunctionRequestId` renamed to `requestId`; numbers keep their JSON type.
+/// A field SCF left out is given its type's zero value, so the legacy shape
+/// is always complete.
+fn sync_data(r: InvokeResult, shape: SyncShape) -> Value {
+    let mut m = Map::with_capacity(11);
+    m.insert(
+        "requestId".into(),
+        Value::String(r.function_request_id.unwrap_or_default()),
+    );
+    m.insert("duration".into(), number_or(r.duration, zero_float()));
+    m.insert("billDuration".into(), number_or(r.bill_duration, 0.into()));
+    m.insert("memUsage".into(), number_or(r.mem_usage, 0.into()));
+    m.insert("log".into(), Value::String(r.log.unwrap_or_default()));
+    m.insert(
+        "retMsg".into(),
+        Value::String(r.ret_msg.unwrap_or_default()),
+    );
+    m.insert(
+        "errMsg".into(),
+        Value::String(r.err_msg.unwrap_or_default()),
+    );
+    let invoke_result = match r.invoke_result {
+        Some(n)
+            if shape.status_code_result
+                && n.as_i64() == Some(invoke::INVOKE_FUNCTION_SUCCESS) =>
+        {
+            0.into()
+        }
+        other => other.unwrap_or_else(|| 0.into()),
+    };
+    m.insert("invokeResult".into(), Value::Number(invoke_result));
+    if shape.documented_aliases {
+        for (alias, of) in [("payLoad", "retMsg"), ("logMsg", "log"), ("memSize", "memUsage")] {
+            let value = m[of].clone();
+            m.insert(alias.into(), value);
+        }
+    }
+    Value::Object(m)
+}
+
+/// Legacy async `data`: just the execution id.
+fn async_data(r: InvokeResult) -> Value {
+    let mut m = Map::with_capacity(1);
+    m.insert(
+        "requestId".into(),
+        Value::String(r.function_request_id.unwrap_or_default()),
+    );
+    Value::Object(m)
+}
+
+fn number_or(n: Option<Number>, default: Number) -> Value {
+    Value::Number(n.unwrap_or(default))
+}
+
+fn zero_float() -> Number {
+    Number::from_f64(0.0).expect("0.0 is finite")
+}
+
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
-
     use serde_json::json;
 
+    use std::time::Duration;
+
     use super::*;
-    use crate::actions::settings::ActionSettings;
+    use crate::actions::ActionSettings;
     use crate::config::UpstreamMode;
     use crate::testing::{bridge, get, json, Scripted, ScriptedTransport};
     use crate::walk::Bridge;
+
+    fn parse(form: &str) -> Result<Request, BridgeError> {
+        crate::testing::parse::<InvokeFunction>(form)
+    }
+
+    fn parse_error(form: &str) -> String {
+        parse(form).unwrap_err().detail
+    }
+
+    #[test]
+    fn invoke_function_parameters_are_read() {
+        assert_eq!(
+            parse(
+                "functionName=hello&invokeType=Event&param=%7B%22a%22%3A+1%7D&logType=Tail\
+                 &namespace=ns&version=3"
+            )
+            .unwrap(),
+            Request {
+                function_name: "hello".into(),
+                invoke_type: Some(InvocationType::Event),
+                log_type: Some(LogType::Tail),
+                param: Some("{\"a\": 1}".into()),
+                namespace: Some("ns".into()),
+                version: Some("3".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn empty_optional_values_mean_absent_and_explicit_defaults_are_kept() {
+        let r = parse("functionName=hello&invokeType=&logType=&param=&namespace=&version=").unwrap();
+        assert_eq!(r, invoke("hello"));
+        assert_eq!(r.invocation_type(), InvocationType::RequestResponse);
+        let r = parse("functionName=f&invokeType=RequestResponse&logType=None").unwrap();
+        assert_eq!(r.invoke_type, Some(InvocationType::RequestResponse));
+        assert_eq!(r.log_type, Some(LogType::None));
+    }
+
+    #[test]
+    fn param_is_kept_verbatim() {
+        let text = "  {\"name\":\"云函数 x\", \"s\": \"a\\u00e9&=+%\"} ";
+        let form = crate::legacy::decode::encode_form([("functionName", "f"), ("param", text)]);
+        assert_eq!(parse(&form).unwrap().param.as_deref(), Some(text));
+    }
+
+    #[test]
+    fn a_missing_or_empty_function_name_is_refused() {
+        assert_eq!(parse_error(""), "missing required parameter `functionName`");
+        assert_eq!(
+            parse_error("FunctionName=f"),
+            "missing required parameter `functionName`"
+        );
+        assert_eq!(
+            parse_error("functionName="),
+            "invalid value for `functionName`: expected a non-empty function name"
+        );
+    }
+
+    #[test]
+    fn unknown_invoke_and_log_types_are_refused_case_sensitively() {
+        for bad in ["event", "Sync", "RequestResponse%20"] {
+            assert_eq!(
+                parse_error(&format!("functionName=f&invokeType={bad}")),
+                "invalid value for `invokeType`: expected RequestResponse or Event",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            parse_error("functionName=f&logType=tail"),
+            "invalid value for `logType`: expected None or Tail"
+        );
+    }
+
+    #[test]
+    fn sdk_extras_are_ignored_and_common_version_is_not_function_version() {
+        let r = parse(
+            "functionName=f&RequestClient=SDK_PYTHON_2.0.15&RequestSource=qcloudcli_1.9.19\
+             &Version=2017-03-12&somethingElse=1",
+        )
+        .unwrap();
+        assert_eq!(r, invoke("f"));
+    }
+
+    #[test]
+    fn events_above_scf_s_limits_are_refused_before_sending() {
+        let big = "x".repeat(invoke::ASYNC_EVENT_LIMIT + 1);
+        let form = crate::legacy::decode::encode_form([
+            ("functionName", "f"),
+            ("invokeType", "Event"),
+            ("param", big.as_str()),
+        ]);
+        let e = parse(&form).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::RequestTooLarge);
+        let form = crate::legacy::decode::encode_form([("functionName", "f"), ("param", big.as_str())]);
+        assert!(parse(&form).is_ok(), "a sync event may be 6 MB");
+    }
+
+    fn invoke(name: &str) -> Request {
+        Request {
+            function_name: name.into(),
+            invoke_type: None,
+            log_type: None,
+            param: None,
+            namespace: None,
+            version: None,
+        }
+    }
+
+    #[test]
+    fn request_maps_every_legacy_field_to_its_invoke_field() {
+        let f = Request {
+            function_name: "hello".into(),
+            invoke_type: Some(InvocationType::Event),
+            log_type: Some(LogType::Tail),
+            param: Some(r#"{"a": 1, "s": "x y"}"#.into()),
+            namespace: Some("prod".into()),
+            version: Some("3".into()),
+        };
+        let body: Value = serde_json::to_value(to_invoke(&f)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "FunctionName": "hello",
+                "InvocationType": "Event",
+                "Qualifier": "3",
+                "ClientContext": "{\"a\": 1, \"s\": \"x y\"}",
+                "LogType": "Tail",
+                "Namespace": "prod",
+            })
+        );
+    }
+
+    #[test]
+    fn invoke_body_is_exactly_the_serialized_request() {
+        let mut f = invoke("f");
+        for param in [
+            None,
+            Some(String::new()),
+            Some(r#"{"q":"\"x\"","t":"\t\n"}"#.repeat(50)),
+        ] {
+            f.param = param;
+            f.namespace = Some("ns".into());
+            assert_eq!(invoke_body(&f), to_invoke(&f).to_json());
+        }
+    }
+
+    #[test]
+    fn request_leaves_out_what_the_caller_did_not_send() {
+        let body: Value = serde_json::to_value(to_invoke(&invoke("f"))).unwrap();
+        let keys: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(keys, ["FunctionName", "Qualifier"]);
+        assert_eq!(body["Qualifier"], "$LATEST");
+    }
+
+    #[test]
+    fn invoke_function_body_has_event_and_no_invocation_type() {
+        let mut f = invoke("hello");
+        f.param = Some(r#"{"a":1}"#.into());
+        f.version = Some("LATEST".into());
+        f.log_type = Some(LogType::Tail);
+        let body: Value = serde_json::from_slice(&invoke_function_body(&f)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"FunctionName": "hello", "Qualifier": "$LATEST",
+                "Event": "{\"a\":1}", "LogType": "Tail"})
+        );
+    }
+
+    fn result_from(json: &str) -> InvokeResult {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn sync_result_keeps_legacy_keys_order_and_number_types() {
+        let r = result_from(
+            r#"{"MemUsage":3207168,"Log":"l","RetMsg":"hello from scf","BillDuration":100,
+            "FunctionRequestId":"6add56fa","Duration":0.826,"ErrMsg":"","InvokeResult":0}"#,
+        );
+        let t = from_outcome(
+            Outcome::Result {
+                result: r,
+                request_id: Some("c2af8a64".into()),
+            },
+            InvocationType::RequestResponse,
+        );
+        let bytes = t.answer.to_json();
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"6add56fa","duration":0.826,"billDuration":100,"memUsage":3207168,"log":"l","retMsg":"hello from scf","errMsg":"","invokeResult":0}}"#
+        );
+        assert_eq!(t.request_id.as_deref(), Some("c2af8a64"));
+        assert_eq!(t.function_request_id.as_deref(), Some("6add56fa"));
+    }
+
+    #[test]
+    fn integral_duration_stays_as_sent_and_missing_fields_get_zero_values() {
+        let r = result_from(r#"{"FunctionRequestId":"x","Duration":2}"#);
+        let t = from_outcome(
+            Outcome::Result {
+                result: r,
+                request_id: None,
+            },
+            InvocationType::RequestResponse,
+        );
+        let data = t.answer.data.unwrap();
+        assert_eq!(data["duration"], serde_json::json!(2));
+        assert_eq!(data["memUsage"], serde_json::json!(0));
+        assert_eq!(data["log"], "");
+    }
+
+    #[test]
+    fn function_error_is_still_code_zero_with_err_msg() {
+        let r = result_from(r#"{"FunctionRequestId":"x","ErrMsg":"boom","InvokeResult":-1}"#);
+        let t = from_outcome(
+            Outcome::Result {
+                result: r,
+                request_id: None,
+            },
+            InvocationType::RequestResponse,
+        );
+        assert_eq!(t.answer.code, 0);
+        assert_eq!(t.answer.data.unwrap()["errMsg"], "boom");
+    }
+
+    #[test]
+    fn async_result_is_only_the_request_id() {
+        let r = result_from(r#"{"FunctionRequestId":"abc"}"#);
+        let t = from_outcome(
+            Outcome::Result {
+                result: r,
+                request_id: None,
+            },
+            InvocationType::Event,
+        );
+        assert_eq!(
+            t.answer.data.unwrap(),
+            serde_json::json!({"requestId": "abc"})
+        );
+    }
+
+    #[test]
+    fn scf_error_becomes_legacy_error_with_code_desc_and_message() {
+        let t = from_outcome(
+            Outcome::Error {
+                code: "ResourceNotFound.Function".into(),
+                message: "function not found".into(),
+                request_id: Some("r1".into()),
+            },
+            InvocationType::RequestResponse,
+        );
+        assert_eq!(t.answer.code, 5000);
+        assert_eq!(t.answer.code_desc, "ResourceNotFound.Function");
+        assert_eq!(
+            t.answer.message,
+            "(ResourceNotFound.Function) function not found"
+        );
+        assert_eq!(t.answer.data, None);
+        assert_eq!(t.scf_error.as_deref(), Some("ResourceNotFound.Function"));
+    }
 
     /// The official 3.0 sample result (docs/protocol.md, "Invoke"), with
     /// `InvokeResult` as given.
@@ -327,9 +842,9 @@ mod tests {
         Scripted::error("RequestLimitExceeded", "too many requests", "rid-t")
     }
 
-    fn with(t: &Arc<ScriptedTransport>, settings: ActionSettings) -> Bridge {
+    fn with(t: &std::sync::Arc<ScriptedTransport>, settings: ActionSettings) -> Bridge {
         let mut b = bridge(t.clone());
-        b.actions = Arc::new(settings);
+        b.actions = settings;
         b
     }
 
@@ -756,7 +1271,7 @@ mod tests {
 
     #[test]
     fn the_choice_of_3_0_action() {
-        use InvokeType::{Event, RequestResponse as Sync};
+        use InvocationType::{Event, RequestResponse as Sync};
         use SyncAction::*;
         use Target::{Invoke as I, InvokeFunction as F};
         let cases = [

@@ -146,11 +146,10 @@ pub fn data(a: ListFunctionsResponse) -> Value {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-    use crate::legacy::decode::decode_form;
     use crate::testing::{bridge, get, json, Scripted, ScriptedTransport};
 
     fn parse(form: &str) -> Result<Request, BridgeError> {
-        ListFunctions::parse(LegacyParams::new(decode_form(form.as_bytes()).unwrap()))
+        crate::testing::parse::<ListFunctions>(form)
     }
 
     fn body_json(form: &str) -> Value {

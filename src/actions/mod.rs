@@ -20,7 +20,7 @@ pub mod settings;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use client::{Failure, GaveUp, Judged, Polled, Scf3Client, Sent};
+pub use client::{ActionSettings, Failure, GaveUp, Judged, Polled, Scf3Client, Sent};
 pub use params::LegacyParams;
 
 use crate::error::BridgeError;

@@ -82,12 +82,33 @@ impl LegacyParams {
         table: &[(&str, T)],
         expected: &'static str,
     ) -> Result<Option<T>, BridgeError> {
+        self.pick(name, table, expected, str::eq_ignore_ascii_case)
+    }
+
+    /// [`LegacyParams::choice`] compared exactly (for parameters whose
+    /// legacy values are case-sensitive).
+    pub fn exact<T: Copy>(
+        &self,
+        name: &'static str,
+        table: &[(&str, T)],
+        expected: &'static str,
+    ) -> Result<Option<T>, BridgeError> {
+        self.pick(name, table, expected, |a, b| a == b)
+    }
+
+    fn pick<T: Copy>(
+        &self,
+        name: &'static str,
+        table: &[(&str, T)],
+        expected: &'static str,
+        same: impl Fn(&str, &str) -> bool,
+    ) -> Result<Option<T>, BridgeError> {
         let Some(text) = self.optional(name) else {
             return Ok(None);
         };
         table
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(text))
+            .find(|(k, _)| same(k, text))
             .map(|(_, v)| Some(*v))
             .ok_or_else(|| invalid_value(name, expected))
     }

@@ -1,8 +1,7 @@
-//! What actions read from the configuration, beside the request: which 3.0
-//! action a synchronous invocation becomes, the shape of its answer, how
-//! long throttled calls are retried, and the regions where 3.0
-//! `InvokeFunction` was refused as unsupported (docs/protocol.md,
-//! "InvokeFunction").
+//! The regions where 3.0 `InvokeFunction` was refused as unsupported, so
+//! that `upstream.sync_action = "auto"` sends `Invoke` there for a while
+//! (docs/protocol.md, "InvokeFunction"); the settings themselves are
+//! [`super::ActionSettings`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,34 +17,6 @@ pub const FALLBACK_MEMORY: Duration = Duration::from_secs(600);
 
 /// Regions remembered at most; beyond, the oldest entry is forgotten.
 const FALLBACK_REGIONS_MAX: usize = 64;
-
-/// The settings actions read, shared by every request.
-#[derive(Debug)]
-pub struct ActionSettings {
-    /// `upstream.sync_action`.
-    pub sync_action: SyncAction,
-    /// `legacy.documented_aliases`.
-    pub documented_aliases: bool,
-    /// `upstream.throttle_retry_budget_ms`.
-    pub throttle_retry_budget: Duration,
-    /// The longest a request waits for SCF in all (`upstream.timeout_secs`):
-    /// no retry is started that would end past it.
-    pub request_deadline: Duration,
-    /// Regions where 3.0 refused `InvokeFunction` as unsupported, and when.
-    pub invoke_function_refused: RegionMemory,
-}
-
-impl Default for ActionSettings {
-    fn default() -> Self {
-        ActionSettings {
-            sync_action: SyncAction::Auto,
-            documented_aliases: true,
-            throttle_retry_budget: Duration::from_millis(2000),
-            request_deadline: Duration::from_secs(330),
-            invoke_function_refused: RegionMemory::default(),
-        }
-    }
-}
 
 /// Regions remembered for [`FALLBACK_MEMORY`] after a refusal, on tokio's
 /// clock (paused in tests), at most 64 of them.

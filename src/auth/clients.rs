@@ -6,32 +6,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::Secret;
 
-/// Which key pair signs the 3.0 call made for this caller.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub enum UpstreamIdentity {
-    /// The caller's own key pair: its CAM permissions and audit trail are kept.
-    #[default]
-    #[serde(rename = "self")]
-    Caller,
-    /// The bridge's `[credentials]`.
-    #[serde(rename = "bridge")]
-    Bridge,
-}
-
-/// One `[[auth.clients]]` entry.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientSettings {
-    pub secret_id: String,
-    pub secret_key: Option<Secret>,
-    pub secret_key_file: Option<std::path::PathBuf>,
-    #[serde(default)]
-    pub upstream: UpstreamIdentity,
-}
+pub use crate::config::ClientSettings;
+pub use crate::types::UpstreamIdentity;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Client {

@@ -18,13 +18,7 @@ use crate::legacy::signature::{self, LEGACY_PATH};
 pub use clients::{Client, ClientSet, UpstreamIdentity};
 pub use replay::{ReplayMemory, Seen};
 
-/// Whether legacy signatures are checked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuthMode {
-    Verify,
-    None,
-}
+pub use crate::types::AuthMode;
 
 /// The key pair that signs the 3.0 call for this request.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! The legacy answer envelope `{"code","message","codeDesc"[,"data"]}`
-//! (legacy-v2.md §4.1, §6) and the legacy common error codes (§4.2).
+//! and the legacy common error codes (docs/protocol.md, "Answers").
 //! Which bridge error gets which code is decided elsewhere (translate).
 
 use serde::{Deserialize, Serialize};
@@ -88,7 +88,7 @@ impl LegacyAnswer {
     }
 }
 
-/// Legacy common error codes (legacy-v2.md §4.2; the CVM legacy table, the
+/// Legacy common error codes (docs/protocol.md, "Answers"; the CVM legacy table, the
 /// same across products).
 pub mod codes {
     /// Success.
@@ -141,7 +141,7 @@ pub mod codes {
     pub const TEMPORARILY_UNAVAILABLE: i64 = 6200;
 }
 
-/// `codeDesc` strings seen in real legacy answers (legacy-v2.md §4.1). Only
+/// `codeDesc` strings seen in real legacy answers (docs/protocol.md, "Answers"). Only
 /// these three are documented; names for other codes are the bridge's choice.
 pub mod code_desc {
     /// With code 0.
@@ -157,9 +157,9 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    /// The real captured sync answer (legacy-v2.md §6).
+    /// The real captured sync answer (docs/protocol.md, "Answers").
     const CAPTURED_SYNC: &str = r#"{"code":0,"message":"","codeDesc":"Success","data":{"memUsage":131072,"log":"2017-09-18T09:49:15.049Z\tundefined\t{ test: 'value' }\n","retMsg":"\"ok\"","billDuration":100,"requestId":"a197c584-9c56-11e7-a46e-5254001df6c6","duration":2.278,"errMsg":"","invokeResult":0}}"#;
-    /// The real captured async answer (legacy-v2.md §6).
+    /// The real captured async answer (docs/protocol.md, "Answers").
     const CAPTURED_ASYNC: &str = r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"7fe1685d-9c56-11e7-b38f-525400c7c826"}}"#;
 
     fn keys(v: &Value) -> Vec<&str> {
@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn top_level_total_and_data_array_reproduce_the_captured_logs_answer() {
-        // The captured GetFunctionLogs answer's shape (legacy-v2, actions §7.3).
+        // The captured GetFunctionLogs answer's shape (docs/protocol.md, "Answers").
         let answer = LegacyAnswer::success(json!([{"functionName": "testnode", "retCode": 0}]))
             .with_field("total", json!(2));
         assert_eq!(

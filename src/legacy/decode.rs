@@ -1,5 +1,5 @@
 //! Form decoding of a legacy query string or `application/x-www-form-urlencoded`
-//! body into ordered, unambiguous [`Params`] (legacy-v2.md §2.4), and its
+//! body into ordered, unambiguous [`Params`] (docs/protocol.md, "Encoding"), and its
 //! inverse [`encode_form`], the wire format the Python SDK sends.
 //!
 //! Rules, in order: split on `&` (empty segments skipped), split each segment
@@ -158,7 +158,7 @@ impl fmt::Debug for Params {
 }
 
 /// Orders keys the way the signature sees them: byte order of the key with
-/// every `_` read as `.` (legacy-v2.md §2.1 step 1–2). Allocation-free.
+/// every `_` read as `.` (docs/protocol.md, "Signature (v1)"). Allocation-free.
 pub fn signed_key_cmp(a: &str, b: &str) -> Ordering {
     fn as_signed(b: u8) -> u8 {
         if b == b'_' {

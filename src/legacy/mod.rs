@@ -3,7 +3,7 @@
 //! Never imports hyper, tokio, the clock or the file system, nor `scf3`.
 //!
 //! The walk of one request through this module:
-//! [`decode::decode_form`] → [`request::parse_request`] →
+//! [`decode::decode_form`] → [`request::read_common`] →
 //! [`signature::string_to_sign`] + [`signature::verify`] →
 //! ([`region::resolve_region`] for the translation) → [`answer::LegacyAnswer`].
 
@@ -12,9 +12,6 @@ pub mod decode;
 pub mod region;
 pub mod request;
 pub mod signature;
-
-#[cfg(test)]
-mod conformance;
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! Legacy `Region` values → SCF 3.0 region names (legacy-v2.md §1, §6):
+//! Legacy `Region` values → SCF 3.0 region names (docs/protocol.md, "Regions"):
 //! the documented short codes (`gz` → `ap-guangzhou`, …) are mapped; long
 //! names (`ap-guangzhou`, `ap-shanghai-fsi`) pass through unchanged.
 //!
@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use super::{clip, Shown};
 
 /// Every documented legacy short code and its 3.0 region, in the order of
-/// legacy-v2.md §6.
+/// docs/protocol.md, "Regions".
 pub const SHORT_CODES: &[(&str, &str)] = &[
     ("gz", "ap-guangzhou"),
     ("sh", "ap-shanghai"),

@@ -1,4 +1,4 @@
-//! The legacy v1 signature (legacy-v2.md §2.1–2.5): the string to sign,
+//! The legacy v1 signature (docs/protocol.md, "Signature (v1)"): the string to sign,
 //! `base64(HMAC-SHA1|HMAC-SHA256)` over it, and constant-time verification.
 //! The clock (Timestamp/Nonce freshness) is not this module's concern.
 
@@ -33,7 +33,7 @@ pub enum SignatureMethod {
 impl SignatureMethod {
     /// From the `SignatureMethod` parameter: exactly `HmacSHA256` selects
     /// SHA-256; anything else, absent included, is SHA-1 ("若用户填写的字段值
-    /// 错误，则也默认使用HmacSHA1", legacy-v2.md §1).
+    /// 错误，则也默认使用HmacSHA1", docs/protocol.md).
     pub fn from_param(value: Option<&str>) -> Self {
         match value {
             Some("HmacSHA256") => SignatureMethod::HmacSha256,
@@ -59,7 +59,7 @@ impl SignatureMethod {
 }
 
 /// On POST the legacy signature leaves out every value that starts with
-/// `@` (docs/protocol.md, "Signature"), so no signature covers such a
+/// `@` (docs/protocol.md, "Signature (v1)"), so no signature covers such a
 /// value. The first parameter outside `allowed` (an action's upload
 /// parameters) that has one, if any; always `None` for GET.
 pub fn unsigned_upload<'a>(

@@ -1,6 +1,7 @@
 //! The SCF API 3.0 `Invoke` action (version 2018-04-16) on the wire: the
-//! request body, the `Response` envelope (Result or Error) and its parser, and
-//! the body builders the emulator answers with. Pure serde, no I/O.
+//! request body, its answer (`Response.Result` or `Error`) parsed borrowed
+//! for the hot path, and the body builders the emulator answers with. Pure
+//! serde, no I/O.
 //!
 //! The request side is strict: it can only ever serialize the documented
 //! fields (SCF answers `UnknownParameter` to anything else). The response side
@@ -8,13 +9,12 @@
 //! (`Duration: 0.826` stays a float, `MemUsage: 3207168` an integer).
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::Number;
 
 /// `X-TC-Action` of this API.
 pub const ACTION: &str = "Invoke";
-/// `X-TC-Version` of this API.
-pub const VERSION: &str = "2018-04-16";
+use super::envelope::{self, EnvelopeError};
+pub use super::envelope::{SERVICE, VERSION};
 /// `X-TC-Action` of 3.0's synchronous-only invocation (same version), whose
 /// frequency limit is 100 times `Invoke`'s (docs/protocol.md,
 /// "InvokeFunction").
@@ -22,8 +22,6 @@ pub const INVOKE_FUNCTION_ACTION: &str = "InvokeFunction";
 /// The `InvokeResult` of a successful 3.0 `InvokeFunction`: an execution
 /// status code, where `Invoke`'s success is 0.
 pub const INVOKE_FUNCTION_SUCCESS: i64 = 200;
-/// Service name: the credential-scope service and the endpoint prefix.
-pub const SERVICE: &str = "scf";
 /// Largest `ClientContext` (event) of a synchronous invocation, bytes.
 pub const SYNC_EVENT_LIMIT: usize = 6 * 1024 * 1024;
 /// Largest `ClientContext` (event) of an asynchronous (`Event`) invocation, bytes.
@@ -139,6 +137,7 @@ pub struct InvokeFunctionRequest<'a> {
     pub namespace: Option<&'a str>,
 }
 
+#[cfg(test)]
 impl<'a> InvokeRequest<'a> {
     /// A request with only `FunctionName` set.
     pub fn new(function_name: &'a str) -> Self {
@@ -246,42 +245,21 @@ pub enum ParseError {
 /// Parses an `Invoke` response body. Never panics; `Error` wins over `Result`
 /// when both are present (as the official SDK checks `Error` first).
 pub fn parse_response(body: &[u8]) -> Result<Outcome, ParseError> {
-    // Typed and borrowed: each level is validated once and only the parts
-    // used are decoded (a `serde_json::Value` tree cost ≈ 5% of the CPU of
-    // a request). `RawValue` keeps the distinction between "not JSON" and
-    // "JSON of the wrong shape" that the error table needs.
-    let root: Root<'_> = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ParseError::MissingResponse,
-        _ => ParseError::InvalidJson {
-            line: e.line(),
-            column: e.column(),
-        },
+    let split = envelope::split(body).map_err(|e| match e {
+        EnvelopeError::InvalidJson { line, column } => ParseError::InvalidJson { line, column },
+        EnvelopeError::MissingResponse => ParseError::MissingResponse,
+        EnvelopeError::MalformedError => ParseError::MalformedError,
+        EnvelopeError::Malformed(m) => ParseError::MalformedResult(m),
     })?;
-    let response: RawResponse<'_> = root
-        .response
-        .filter(|r| r.get().starts_with('{'))
-        .and_then(|r| serde_json::from_str(r.get()).ok())
-        .ok_or(ParseError::MissingResponse)?;
-    let request_id = response.request_id.and_then(raw_string);
-    match response.error {
-        Some(e) if e.get() != "null" => {
-            let error: RawError<'_> = serde_json::from_str(e.get())
-                .ok()
-                .filter(|_| e.get().starts_with('{'))
-                .ok_or(ParseError::MalformedError)?;
-            let code = error
-                .code
-                .and_then(raw_string)
-                .ok_or(ParseError::MalformedError)?;
-            return Ok(Outcome::Error {
-                code,
-                message: error.message.and_then(raw_string).unwrap_or_default(),
-                request_id,
-            });
-        }
-        _ => {}
+    let request_id = split.request_id;
+    if let Some((code, message)) = split.error {
+        return Ok(Outcome::Error {
+            code,
+            message,
+            request_id,
+        });
     }
-    match response.result {
+    match split.result {
         Some(r) if r.get().starts_with('{') => {
             let result: InvokeResult = serde_json::from_str(r.get())
                 .map_err(|e| ParseError::MalformedResult(e.to_string()))?;
@@ -292,40 +270,6 @@ pub fn parse_response(body: &[u8]) -> Result<Outcome, ParseError> {
         }
         _ => Err(ParseError::NeitherResultNorError),
     }
-}
-
-/// A JSON string's value; `None` for any other JSON type.
-fn raw_string(raw: &RawValue) -> Option<String> {
-    if raw.get().starts_with('"') {
-        serde_json::from_str(raw.get()).ok()
-    } else {
-        None
-    }
-}
-
-/// The answer's outer object; every other key is skipped unread.
-#[derive(Deserialize)]
-struct Root<'a> {
-    #[serde(rename = "Response", borrow, default)]
-    response: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct RawResponse<'a> {
-    #[serde(rename = "RequestId", borrow, default)]
-    request_id: Option<&'a RawValue>,
-    #[serde(rename = "Error", borrow, default)]
-    error: Option<&'a RawValue>,
-    #[serde(rename = "Result", borrow, default)]
-    result: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct RawError<'a> {
-    #[serde(rename = "Code", borrow, default)]
-    code: Option<&'a RawValue>,
-    #[serde(rename = "Message", borrow, default)]
-    message: Option<&'a RawValue>,
 }
 
 #[derive(Serialize)]

@@ -1,5 +1,5 @@
 //! The one TC3-HMAC-SHA256 signer of outgoing 3.0 calls: the headers of a
-//! signed `POST /` for any action and version (docs/protocol.md, "TC3"),
+//! signed `POST /` for any action and version (docs/protocol.md, "TC3-HMAC-SHA256"),
 //! with the derived signing key cached per worker thread, SecretId and UTC
 //! date. Pure apart from that cache; the time is passed in.
 

@@ -3,7 +3,7 @@
 //! (client side) and its parser (server side). Pure: no I/O, no clock — the
 //! timestamp is always a parameter.
 //!
-//! The pipeline follows the published algorithm step by step, and each step is
+//! The signer follows the published algorithm step by step, and each step is
 //! a public function so tests (and the emulator's verifier) can pin the one
 //! that drifted:
 //!

@@ -1,4 +1,4 @@
-//! Test-only: the official vectors in `tests/vectors/legacy/` (every step
+//! The official vectors in `tests/vectors/legacy/` (every step
 //! asserted on its own) and property tests tying [`decode_form`] to the
 //! Python SDK's encoding and to the string to sign.
 
@@ -8,14 +8,20 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use serde_json::Value;
 
-use super::decode::{decode_form, encode_form, Params};
-use super::request::{
-    parse_request, parse_request_deferring_param, InvokeType, LegacyAction, LogType,
-};
-use super::signature::{
+use scf_bridge::actions::invoke_function::{self, InvokeFunction};
+use scf_bridge::actions::{Action, LegacyParams};
+use scf_bridge::legacy::decode::{decode_form, encode_form, Params};
+use scf_bridge::legacy::request::read_common;
+use scf_bridge::legacy::signature::{
     sign, sign_streamed, string_to_sign, verify, verify_streamed, SignatureMethod, ToSign,
     LEGACY_PATH,
 };
+use scf_bridge::scf3::invoke::{InvocationType, LogType};
+
+/// `InvokeFunction`'s request read from `params`.
+fn invoke(params: Params) -> invoke_function::Request {
+    InvokeFunction::parse(LegacyParams::new(params)).unwrap()
+}
 
 fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/legacy")
@@ -299,14 +305,14 @@ fn vectors_post_and_get_differ_only_by_the_at_rule_and_method() {
 #[test]
 fn vectors_scf_requests_parse_as_invoke_function() {
     let c = signing_case("scf-get-sha1-utf8-space");
-    let r = parse_request(&c.params).unwrap();
-    let LegacyAction::InvokeFunction(i) = r.action;
+    let common = read_common(&c.params).unwrap();
+    assert_eq!(common.nonce, Some(11886));
+    assert_eq!(common.timestamp, Some(1465185768));
+    let i = invoke(c.params);
     assert_eq!(i.function_name, "hello");
     assert_eq!(i.param.as_deref(), Some("{\"name\":\"云函数 x\"}"));
-    assert_eq!(i.invoke_type, InvokeType::RequestResponse);
-    assert_eq!(i.log_type, LogType::Tail);
-    assert_eq!(r.common.nonce, Some(11886));
-    assert_eq!(r.common.timestamp, Some(1465185768));
+    assert_eq!(i.invocation_type(), InvocationType::RequestResponse);
+    assert_eq!(i.log_type, Some(LogType::Tail));
 }
 
 #[test]
@@ -335,17 +341,16 @@ fn python_sdk_wire_format_decodes_plus_as_space_and_keeps_json_escapes() {
         Some("4sP+yc2lPW5UULRV/bv2OvMWs1I=")
     );
     assert_eq!(params.get("RequestClient"), Some("SDK_PYTHON_2.0.15"));
-    let r = parse_request(&params).unwrap();
-    let LegacyAction::InvokeFunction(i) = r.action;
+    let i = invoke(params);
     assert_eq!(i.function_name, "hello");
-    assert_eq!(i.log_type, LogType::Tail);
+    assert_eq!(i.log_type, Some(LogType::Tail));
 }
 
 // ---------------------------------------------------------------------------
 // Property tests
 
 /// The string to sign computed straight from the original pairs, the way
-/// legacy-v2.md §2.7's reference script does: no decoding involved.
+/// the reference signing script does: no decoding involved.
 fn reference_string_to_sign(method: &str, host: &str, pairs: &[(String, String)]) -> String {
     let mut items: Vec<(String, &str)> = pairs
         .iter()
@@ -455,7 +460,7 @@ proptest! {
     }
 
     #[test]
-    fn prop_deferred_param_reads_the_same_request(
+    fn prop_param_moved_out_of_the_decoded_text_is_the_decoded_value(
         pairs in pairs_strategy(),
         with_param in proptest::option::of(value_strategy()),
         function in proptest::option::of(value_strategy()),
@@ -473,12 +478,15 @@ proptest! {
         }
         let wire = encode_form(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let params = decode_form(wire.as_bytes()).unwrap();
-        let copied = parse_request(&params);
-        let moved = parse_request_deferring_param(&params).map(|mut r| {
-            r.move_param_from(params);
-            r
-        });
-        prop_assert_eq!(moved, copied);
+        let copied = params.get("param").filter(|v| !v.is_empty()).map(str::to_owned);
+        let other = params.get("namespace").filter(|v| !v.is_empty()).map(str::to_owned);
+        match InvokeFunction::parse(LegacyParams::new(params)) {
+            Ok(r) => {
+                prop_assert_eq!(r.param, copied);
+                prop_assert_eq!(r.namespace, other);
+            }
+            Err(e) => prop_assert!(e.detail.contains("functionName"), "{}", e.detail),
+        }
     }
 
     #[test]
