@@ -243,6 +243,7 @@ fn bench_verifier() -> Verifier {
         signing_hosts: vec![HOST.to_owned()],
         max_skew_secs: 300,
         replay: ReplayMemory::new(16, 300),
+        not_before: None,
     }
 }
 

@@ -150,14 +150,19 @@ pub async fn start_with(
                 .auth
                 .replay_capacity
                 .unwrap_or_else(|| ReplayMemory::capacity_for(10_000, settings.auth.max_skew_secs));
-            let replay = ReplayMemory::new(capacity, settings.auth.max_skew_secs);
+            let replay = ReplayMemory::new(capacity, settings.auth.max_skew_secs)
+                .with_client_share(settings.auth.replay_client_share_percent);
             crate::metrics::replay_fill(0, replay.capacity());
-            Some(Verifier {
+            // The memory starts empty: requests signed before this start
+            // (less the grace) may have been accepted by the previous run.
+            let started = (options.clock)();
+            Some(Arc::new(Verifier {
                 clients: cell,
                 signing_hosts: settings.auth.signing_hosts.clone(),
                 max_skew_secs: settings.auth.max_skew_secs,
                 replay,
-            })
+                not_before: Some(started.saturating_sub(settings.auth.restart_grace_secs)),
+            }))
         }
     };
 
@@ -192,6 +197,7 @@ pub async fn start_with(
             verifier,
             mode: settings.upstream.mode,
             clock: options.clock,
+            gate: crate::gate::GateLimits::from_settings(&settings.server),
             actions: crate::actions::ActionSettings {
                 sync_action: settings.upstream.sync_action,
                 documented_aliases: settings.legacy.documented_aliases,
@@ -202,9 +208,10 @@ pub async fn start_with(
                 ..Default::default()
             },
         },
-        limits: Limits::new(
+        limits: Limits::with_connections(
             settings.server.max_in_flight,
             settings.server.max_buffered_bytes,
+            settings.server.max_connections,
         ),
         settings: settings.server.clone(),
         deadline: deadline_rx,
@@ -251,6 +258,7 @@ pub async fn start_with(
     }
 
     let reloader = Arc::new(Reloader {
+        running: settings.clone(),
         config_file: options.config_file,
         credentials,
         source,
@@ -357,6 +365,8 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
 /// key directories are also watched on their own. A configuration that does
 /// not validate changes nothing.
 pub struct Reloader {
+    /// The settings the process started with: what a reload cannot change.
+    running: Settings,
     config_file: Option<PathBuf>,
     credentials: Arc<Swappable<Option<KeyPair>>>,
     source: Arc<Swappable<ClientSource>>,
@@ -379,6 +389,13 @@ impl Reloader {
 
     fn try_reload(&self) -> Result<(), String> {
         let settings = Settings::load(self.config_file.as_deref()).map_err(|e| e.to_string())?;
+        let unapplied = crate::config::restart_only_changes(&self.running, &settings);
+        if !unapplied.is_empty() {
+            tracing::warn!(
+                settings = %unapplied.join(", "),
+                "reload: these changed settings need a restart and are not applied"
+            );
+        }
         let source = client_source(&settings);
         if let Some(cell) = &self.clients {
             // Load before storing anything, so a bad set changes nothing.

@@ -119,6 +119,13 @@ pub struct AuthSettings {
     pub clients_dir_upstream: UpstreamIdentity,
     /// How often key and certificate files are checked for changes.
     pub reload_interval_ms: u64,
+    /// Timestamps earlier than the process's start less this many seconds
+    /// are refused: the replay memory of the previous run is gone, so a
+    /// request captured before a restart could otherwise be replayed.
+    pub restart_grace_secs: u64,
+    /// Largest share of the replay memory one SecretId may hold, in
+    /// percent, so one client filling it cannot refuse the others.
+    pub replay_client_share_percent: u8,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -150,8 +157,25 @@ pub struct ServerSettings {
     pub body_read_timeout_ms: u64,
     /// Requests handled at once; more are answered 4400 at once.
     pub max_in_flight: usize,
-    /// Request-body bytes held at once across all requests; beyond, 4400.
+    /// Request-body bytes held at once across all requests, with the
+    /// decoding state of each (`decode_bytes_needed`); beyond, 4400.
     pub max_buffered_bytes: usize,
+    /// Most parameters in one request, counted while decoding; more: 4000.
+    pub max_params: usize,
+    /// Most header fields in one request; more: 4000 (hyper's own limit is
+    /// set above it, so the bridge answers first).
+    pub max_headers: usize,
+    /// Open legacy connections at once; at the cap, accepting pauses until
+    /// one closes.
+    pub max_connections: usize,
+    /// After `body_rate_grace_ms`, a body must keep arriving at this many
+    /// bytes per second on average, or the request is refused with 4000;
+    /// 0 turns the check off.
+    pub min_body_rate_bytes_per_sec: u64,
+    pub body_rate_grace_ms: u64,
+    /// Requests larger than this are decoded and verified on the blocking
+    /// pool, off the threads that serve every other request.
+    pub offload_threshold_bytes: usize,
     /// After SIGTERM/SIGINT, keep accepting this long (readiness already
     /// false) so callers that have not yet noticed still get answers.
     pub drain_delay_secs: u64,
@@ -243,6 +267,9 @@ impl CredentialSettings {
     }
 }
 
+/// Largest request target the HTTP parser (hyper) reads; longer ones get
+/// the legacy answer from the connection layer.
+pub const MAX_URI_BYTES: usize = 65534;
 /// One `[[auth.clients]]` entry.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -259,13 +286,19 @@ pub const DEFAULTS: &str = r#"
 [server]
 listen = "127.0.0.1:8080"
 max_body_bytes = 20971520
-max_uri_bytes = 65536
+max_uri_bytes = 32768
 max_header_bytes = 65536
 header_read_timeout_ms = 10000
 keepalive_idle_timeout_ms = 75000
 body_read_timeout_ms = 30000
 max_in_flight = 1024
 max_buffered_bytes = 268435456
+max_params = 256
+max_headers = 100
+max_connections = 4096
+min_body_rate_bytes_per_sec = 1024
+body_rate_grace_ms = 5000
+offload_threshold_bytes = 65536
 drain_delay_secs = 5
 shutdown_deadline_secs = 25
 
@@ -287,6 +320,8 @@ allow_unauthenticated = false
 signing_hosts = ["scf.api.qcloud.com"]
 max_skew_secs = 300
 reload_interval_ms = 2000
+restart_grace_secs = 0
+replay_client_share_percent = 50
 
 [admin]
 listen = "127.0.0.1:9901"
@@ -337,6 +372,9 @@ impl Settings {
                 path: path.to_owned(),
                 reason: e.to_string(),
             })?;
+            // Checked here first: the parser's own message quotes the
+            // offending line, which may hold a secret.
+            check_toml_syntax(path, &text)?;
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
         }
         let tencent = [
@@ -364,7 +402,7 @@ impl Settings {
         let settings: Settings = builder
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+            .map_err(|e| ConfigError::Parse(without_values(&e.to_string())))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -398,7 +436,7 @@ impl Settings {
         }
         if self.auth_mode() == AuthMode::None
             && !self.auth.allow_unauthenticated
-            && listeners.iter().any(|a| !a.ip().is_loopback())
+            && listeners.iter().any(|a| !is_loopback(a.ip()))
         {
             return Err(invalid(
                 "auth.mode",
@@ -421,13 +459,45 @@ impl Settings {
                 "must be greater than 0",
             ));
         }
+        for (key, value) in [
+            ("server.max_params", self.server.max_params),
+            ("server.max_headers", self.server.max_headers),
+            ("server.max_connections", self.server.max_connections),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be greater than 0"));
+            }
+        }
+        if self.server.max_uri_bytes > MAX_URI_BYTES {
+            return Err(invalid(
+                "server.max_uri_bytes",
+                format!("must be at most {MAX_URI_BYTES} (the HTTP parser's own limit)"),
+            ));
+        }
+        if !(1..=100).contains(&self.auth.replay_client_share_percent) {
+            return Err(invalid(
+                "auth.replay_client_share_percent",
+                "must be between 1 and 100",
+            ));
+        }
         if self.server.max_in_flight == 0 {
             return Err(invalid("server.max_in_flight", "must be greater than 0"));
         }
-        if self.server.max_buffered_bytes < self.server.max_body_bytes {
+        let largest =
+            self.server
+                .max_body_bytes
+                .saturating_add(crate::legacy::decode::decode_bytes_needed(
+                    self.server.max_body_bytes,
+                    self.server.max_params,
+                ));
+        if self.server.max_buffered_bytes < largest {
             return Err(invalid(
                 "server.max_buffered_bytes",
-                "must be at least server.max_body_bytes",
+                format!(
+                    "must be at least {largest}: a largest body and its decoding \
+                     (2 × server.max_body_bytes + {} B × server.max_params)",
+                    crate::legacy::decode::DECODE_BYTES_PER_PARAM
+                ),
             ));
         }
         if self.auth.max_skew_secs == 0 {
@@ -445,7 +515,7 @@ impl Settings {
         }
         if self.upstream.endpoint == Endpoint::Embedded
             && !self.upstream.allow_embedded_off_loopback
-            && listeners.iter().any(|a| !a.ip().is_loopback())
+            && listeners.iter().any(|a| !is_loopback(a.ip()))
         {
             return Err(invalid(
                 "upstream.endpoint",
@@ -509,13 +579,15 @@ impl Settings {
             .collect()
     }
 
-    /// The effective mode: explicit, or `none` on loopback-only listeners.
+    /// The effective mode: explicit, or `none` on loopback-only listeners
+    /// and `verify` otherwise. `auth.allow_unauthenticated` only permits an
+    /// explicit `none` off loopback; it never chooses it.
     pub fn auth_mode(&self) -> AuthMode {
         self.auth.mode.unwrap_or_else(|| {
             let listeners = self.listeners();
             let loopback_only =
-                !listeners.is_empty() && listeners.iter().all(|a| a.ip().is_loopback());
-            if loopback_only || self.auth.allow_unauthenticated {
+                !listeners.is_empty() && listeners.iter().all(|a| is_loopback(a.ip()));
+            if loopback_only {
                 AuthMode::None
             } else {
                 AuthMode::Verify
@@ -526,6 +598,119 @@ impl Settings {
     /// The effective configuration as TOML, secrets redacted.
     pub fn to_redacted_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// Keys a reload (SIGHUP) cannot apply: every setting but the client
+/// list, the bridge's credentials and the log filter. The running values
+/// stay until a restart.
+pub fn restart_only_changes(running: &Settings, loaded: &Settings) -> Vec<String> {
+    fn flat(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+        if let serde_json::Value::Object(map) = value {
+            for (k, v) in map {
+                flat(&format!("{prefix}.{k}"), v, out);
+            }
+        } else {
+            out.push((prefix.to_owned(), value.to_string()));
+        }
+    }
+    let applied = [
+        "auth.clients",
+        "auth.clients_dir",
+        "auth.clients_dir_upstream",
+        "log.filter",
+    ];
+    let view = |s: &Settings| {
+        let mut out = Vec::new();
+        let mut value = serde_json::to_value(s).unwrap_or_default();
+        if let Some(obj) = value.as_object_mut() {
+            obj.remove("credentials");
+            if let Some(auth) = obj.get_mut("auth").and_then(|a| a.as_object_mut()) {
+                auth.insert(
+                    "mode".into(),
+                    serde_json::to_value(s.auth_mode()).unwrap_or_default(),
+                );
+                for key in applied.iter().filter_map(|k| k.strip_prefix("auth.")) {
+                    auth.remove(key);
+                }
+            }
+        }
+        for (section, v) in value.as_object().into_iter().flatten() {
+            flat(section, v, &mut out);
+        }
+        out.retain(|(k, _)| !applied.contains(&k.as_str()));
+        out
+    };
+    let (old, new) = (view(running), view(loaded));
+    let mut changed: Vec<String> = new
+        .iter()
+        .filter(|kv| !old.contains(kv))
+        .map(|(k, _)| k.clone())
+        .chain(
+            old.iter()
+                .filter(|(k, _)| !new.iter().any(|(n, _)| n == k))
+                .map(|(k, _)| k.clone()),
+        )
+        .collect();
+    changed.sort();
+    changed.dedup();
+    changed
+}
+
+/// A TOML syntax error as its position and the parser's message, never
+/// the text around it.
+fn check_toml_syntax(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let Err(e) = text.parse::<toml::Table>() else {
+        return Ok(());
+    };
+    let at = e.span().map_or(0, |s| s.start.min(text.len()));
+    let line = text[..at].matches('\n').count() + 1;
+    let column = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+    let message = e.message().lines().next().unwrap_or("").trim().to_owned();
+    Err(ConfigError::Parse(format!(
+        "{}: TOML syntax error at line {line}, column {column}: {}",
+        path.display(),
+        without_values(&message)
+    )))
+}
+
+/// A parse or type error with every quoted value replaced by `<value>`:
+/// the messages of `config` and `toml` quote the offending value in
+/// backticks or double quotes (`invalid type: string "abc", expected an
+/// integer for key `x``), and that value may be a secret. Key names (in
+/// backticks after `key `) are kept.
+fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find(['`', '"']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        let Some(len) = rest[open + 1..].find(quote) else {
+            break;
+        };
+        let (before, quoted) = (&rest[..open], &rest[open + 1..open + 1 + len]);
+        out.push_str(before);
+        if quote == '`' && (before.ends_with("key ") || before.ends_with("field ")) {
+            out.push('`');
+            out.push_str(quoted);
+            out.push('`');
+        } else {
+            out.push(quote);
+            out.push_str("<value>");
+            out.push(quote);
+        }
+        rest = &rest[open + len + 2..];
+    }
+    out.push_str(rest);
+    out.replace('\n', " ")
+}
+
+/// Loopback, IPv4-mapped IPv6 (`::ffff:127.0.0.1`) included.
+pub fn is_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        v4 => v4.is_loopback(),
     }
 }
 
@@ -869,6 +1054,102 @@ mod tests {
         let err = Settings::load_with_env(None, env(&[("SCF_BRIDGE__UPSTREAM__ENDPIONT", "x")]))
             .unwrap_err();
         assert!(err.to_string().contains("endpiont"), "{err}");
+    }
+
+    #[test]
+    fn allow_unauthenticated_only_permits_none_and_mapped_loopback_is_loopback() {
+        // Off loopback with the flag but no explicit mode: still verify,
+        // so clients are needed.
+        let err = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__SERVER__LISTEN", "0.0.0.0:8080"),
+                ("SCF_BRIDGE__AUTH__ALLOW_UNAUTHENTICATED", "true"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("auth.clients"), "{err}");
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__SERVER__LISTEN", "0.0.0.0:8080"),
+                ("SCF_BRIDGE__AUTH__ALLOW_UNAUTHENTICATED", "true"),
+                ("SCF_BRIDGE__AUTH__MODE", "none"),
+                // Off loopback the embedded emulator is refused on its own.
+                (
+                    "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+                    "https://scf.tencentcloudapi.com",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.auth_mode(), AuthMode::None);
+        let s = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__SERVER__LISTEN", "[::ffff:127.0.0.1]:8080")]),
+        )
+        .unwrap();
+        assert_eq!(s.auth_mode(), AuthMode::None, "mapped loopback");
+        assert!(is_loopback("::1".parse().unwrap()));
+        assert!(!is_loopback("::ffff:10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_reload_names_the_settings_it_cannot_apply() {
+        let a = Settings::load_with_env(None, EnvMap::new()).unwrap();
+        assert!(restart_only_changes(&a, &a).is_empty());
+        let b = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__AUTH__MODE", "none"),
+                ("SCF_BRIDGE__SERVER__MAX_PARAMS", "10"),
+                ("SCF_BRIDGE__LOG__FILTER", "debug"),
+                ("TENCENTCLOUD_SECRET_ID", "AKIDx"),
+                ("TENCENTCLOUD_SECRET_KEY", "k"),
+            ]),
+        )
+        .unwrap();
+        // `none` is the effective mode of `a` already (loopback): no change.
+        assert_eq!(restart_only_changes(&a, &b), ["server.max_params"]);
+        let c = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__AUTH__MODE", "verify"),
+                ("SCF_BRIDGE__AUTH__CLIENTS_DIR", "/tmp"),
+                ("SCF_BRIDGE__UPSTREAM__REGION", "ap-beijing"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            restart_only_changes(&a, &c),
+            ["auth.mode", "upstream.region"]
+        );
+    }
+
+    #[test]
+    fn config_errors_never_print_secret_values() {
+        let dir = std::env::temp_dir().join(format!("scf-bridge-cfgsecret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        for text in [
+            "[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = \"SUPERSECRETVALUE\n",
+            "[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = SUPERSECRETVALUE\n",
+            "[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = \"SUPERSECRETVALUE\" x\n",
+            "[[auth.clients]]\nsecret_id = \"AKIDx\"\nsecret_key = [\"SUPERSECRETVALUE\"]\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Settings::load_with_env(Some(&path), EnvMap::new()).unwrap_err();
+            let line = err.to_string();
+            assert!(!line.contains("SUPERSECRETVALUE"), "{line}");
+            assert!(!line.contains('\n'), "one line: {line}");
+        }
+        let err = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__AUTH__MAX_SKEW_SECS", "SUPERSECRETVALUE")]),
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("SUPERSECRETVALUE"), "{err}");
+        assert!(err.to_string().contains("max_skew_secs"), "{err}");
     }
 
     #[test]

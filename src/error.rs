@@ -175,6 +175,9 @@ pub struct BridgeError {
     /// Whether any byte of an `Invoke` may have reached SCF (then the
     /// function may have run, and the request is never retried).
     pub may_have_reached_scf: bool,
+    /// For the operator's log only, never the caller: the upstream's
+    /// address, the OS error and the like.
+    pub internal: Option<String>,
 }
 
 impl BridgeError {
@@ -184,6 +187,7 @@ impl BridgeError {
             kind,
             detail: detail.into(),
             may_have_reached_scf: false,
+            internal: None,
         }
     }
 
@@ -193,6 +197,21 @@ impl BridgeError {
             kind,
             detail: detail.into(),
             may_have_reached_scf: true,
+            internal: None,
+        }
+    }
+
+    /// Adds what only the log may show ([`BridgeError::internal`]).
+    pub fn with_internal(mut self, internal: impl Into<String>) -> Self {
+        self.internal = Some(internal.into());
+        self
+    }
+
+    /// The detail and the internal part, for the log.
+    pub fn log_detail(&self) -> std::borrow::Cow<'_, str> {
+        match &self.internal {
+            None => std::borrow::Cow::Borrowed(&self.detail),
+            Some(i) => std::borrow::Cow::Owned(format!("{}; {i}", self.detail)),
         }
     }
 
@@ -250,6 +269,17 @@ mod tests {
         assert!(a.message.contains("may have run"), "{}", a.message);
         let e = BridgeError::new(ErrorKind::UpstreamUnreachable, "connection refused");
         assert!(!e.to_answer().message.contains("may have run"));
+    }
+
+    #[test]
+    fn the_internal_part_is_logged_but_never_answered() {
+        let e = BridgeError::new(ErrorKind::UpstreamUnreachable, "cannot connect (refused)")
+            .with_internal("10.1.2.3:443: tcp connect error: Connection refused (os error 111)");
+        let a = e.to_answer();
+        assert!(!a.message.contains("10.1.2.3"), "{}", a.message);
+        assert!(!a.message.contains("os error"), "{}", a.message);
+        assert!(e.log_detail().contains("10.1.2.3:443"));
+        assert!(e.log_detail().contains("cannot connect"));
     }
 
     #[test]

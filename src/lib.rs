@@ -13,7 +13,8 @@
 //!   [`logging`] (tracing set-up), [`access_log`] (one line per request),
 //!   [`admin`] (probes, metrics, log level), [`metrics`] (every metric name),
 //!   [`auth`] (verification, replay memory, client keys), [`tls`]
-//!   (certificates), [`upstream`] (the 3.0 transport trait and the pooled
+//!   (certificates), [`gate`] (bounded work before authentication),
+//!   [`upstream`] (the 3.0 transport trait and the pooled
 //!   client), [`server`] (the legacy listener), [`app`] (assembly),
 //!   [`emulator`] (an SCF 3.0 emulator), [`testing`] (a scripted transport
 //!   for walk tests).
@@ -28,6 +29,7 @@ pub mod config;
 pub mod credentials;
 pub mod emulator;
 pub mod error;
+pub mod gate;
 pub mod legacy;
 pub mod logging;
 pub mod metrics;

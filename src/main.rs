@@ -35,11 +35,19 @@ struct Cli {
 enum Command {
     /// Run the bridge (the default).
     Serve,
-    /// Validate the configuration and print it, secrets redacted.
-    CheckConfig,
+    /// Validate the configuration and print it, secrets redacted, with the
+    /// effective auth.mode; then load the legacy clients (key files and
+    /// auth.clients_dir) as the server would.
+    CheckConfig {
+        /// Skip reading key files and directories (to check a configuration
+        /// away from the machine it is meant for).
+        #[arg(long)]
+        no_files: bool,
+    },
     /// Run only the SCF 3.0 emulator, for testing any 3.0 client. It accepts
     /// the key pair of TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY or [credentials].
     Emulator {
+        /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: std::net::SocketAddr,
         /// How long a function stays Creating/Updating/Deleting, milliseconds.
@@ -90,8 +98,33 @@ fn main() -> ExitCode {
     };
     let log = scf_bridge::logging::init(&settings);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::CheckConfig => {
+        Command::CheckConfig { no_files } => {
+            // The effective mode, which the file may leave unset.
+            let mode = settings.auth_mode();
+            println!(
+                "# effective auth.mode = \"{}\"",
+                match mode {
+                    scf_bridge::auth::AuthMode::Verify => "verify",
+                    scf_bridge::auth::AuthMode::None => "none",
+                }
+            );
             print!("{}", settings.to_redacted_toml());
+            if mode == scf_bridge::auth::AuthMode::Verify && !no_files {
+                // The clients (inline, key files, auth.clients_dir) must load
+                // as the server would load them.
+                let source = scf_bridge::auth::clients::ClientSource {
+                    entries: settings.auth.clients.clone(),
+                    dir: settings.auth.clients_dir.clone(),
+                    dir_upstream: settings.auth.clients_dir_upstream,
+                };
+                match source.load() {
+                    Ok(set) => eprintln!("scf-bridge: {} legacy client(s) load", set.len()),
+                    Err(e) => {
+                        eprintln!("scf-bridge: invalid configuration: auth.clients: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
             eprintln!("scf-bridge: configuration is valid");
             ExitCode::SUCCESS
         }

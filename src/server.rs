@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -23,10 +23,16 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::ServerSettings;
 use crate::error::{BridgeError, ErrorKind};
+use crate::legacy::decode::decode_bytes_needed;
 use crate::tls::TlsConfigCell;
 use crate::walk::{Bridge, Reply, RequestInfo};
 
+pub mod accept;
+mod body;
 mod conn_timers;
+mod head_errors;
+
+use accept::{AcceptBackoff, ConnectionLimit, ConnectionPermit};
 
 /// The one legacy path.
 pub const LEGACY_PATH: &str = "/v2/index.php";
@@ -58,13 +64,24 @@ pub struct Frontend {
 pub struct Limits {
     in_flight: Arc<Semaphore>,
     buffered_kib: Arc<Semaphore>,
+    /// Open legacy connections, shared by every listener.
+    pub connections: ConnectionLimit,
 }
 
 impl Limits {
     pub fn new(max_in_flight: usize, max_buffered_bytes: usize) -> Self {
+        Self::with_connections(max_in_flight, max_buffered_bytes, usize::MAX >> 4)
+    }
+
+    pub fn with_connections(
+        max_in_flight: usize,
+        max_buffered_bytes: usize,
+        max_connections: usize,
+    ) -> Self {
         Limits {
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
             buffered_kib: Arc::new(Semaphore::new(max_buffered_bytes.div_ceil(1024))),
+            connections: ConnectionLimit::new(max_connections),
         }
     }
 }
@@ -88,18 +105,30 @@ pub async fn serve(
         .keep_alive(true)
         // Room to read heads past our own limits, so that those get a legacy
         // answer; beyond this hyper answers 431 itself.
-        .max_buf_size(HEAD_BUFFER_BYTES);
+        .max_buf_size(HEAD_BUFFER_BYTES)
+        .max_headers(hyper_max_headers(frontend.settings.max_headers));
     let http = Arc::new(http);
+    let connections = frontend.limits.connections.clone();
+    let mut backoff = AcceptBackoff::default();
     tokio::pin!(shutdown);
     loop {
+        // A place first: at the cap, stop accepting until a connection closes.
+        let permit = tokio::select! {
+            p = connections.acquire() => p,
+            _ = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _peer) = match accepted {
-                    Ok(s) => s,
+                    Ok(s) => {
+                        backoff.succeeded();
+                        s
+                    }
                     Err(e) => {
                         // Out of descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        let wait = backoff.failed(&e);
+                        drop(permit);
+                        tokio::time::sleep(wait).await;
                         continue;
                     }
                 };
@@ -108,13 +137,13 @@ pub async fn serve(
                 let http = http.clone();
                 let watcher = graceful.watcher();
                 match &tls {
-                    None => serve_connection(&http, watcher, stream, fe, ListenerPort(80)),
+                    None => serve_connection(&http, watcher, stream, fe, permit, ListenerPort(80)),
                     Some(cell) => {
                         let acceptor = tokio_rustls::TlsAcceptor::from(cell.load().as_ref().clone());
                         let handshake_timeout = Duration::from_millis(fe.settings.header_read_timeout_ms);
                         tokio::spawn(async move {
                             match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                                Ok(Ok(tls_stream)) => serve_connection(&http, watcher, tls_stream, fe, ListenerPort(443)),
+                                Ok(Ok(tls_stream)) => serve_connection(&http, watcher, tls_stream, fe, permit, ListenerPort(443)),
                                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                                 Err(_) => tracing::debug!("TLS handshake timed out"),
                             }
@@ -147,6 +176,7 @@ fn serve_connection<I>(
     watcher: Watcher,
     io: I,
     fe: Arc<Frontend>,
+    permit: ConnectionPermit,
     port: ListenerPort,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -175,12 +205,20 @@ fn serve_connection<I>(
         let call = handler.clone().oneshot(req);
         async move { call.await.map(|resp| resp.map(|body| answered.track(body))) }
     });
+    let io = head_errors::LegacyHeadErrors::new(io);
     let conn = watcher.watch(http.serve_connection(TokioIo::new(io), svc));
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "connection ended with an error");
         }
+        drop(permit);
     });
+}
+
+/// hyper's own header-count limit: above the bridge's, so that the bridge
+/// answers an over-limit request itself, in the legacy shape.
+fn hyper_max_headers(bridge_max: usize) -> usize {
+    bridge_max.saturating_add(100)
 }
 
 /// Route, read, run the walk, answer — exactly once per request.
@@ -279,26 +317,6 @@ async fn run(
     let fe = &*fe;
     let method = req.method().clone();
     let request_id = request_id(req.headers());
-    let Ok(_slot) = fe.limits.in_flight.clone().try_acquire_owned() else {
-        crate::metrics::shed("in_flight");
-        let e = BridgeError::new(
-            ErrorKind::Overloaded,
-            "too many requests in flight; retry shortly",
-        );
-        let ended = Ended {
-            closed_after: waiter.finish(),
-            sent: false,
-        };
-        return finish(
-            fe,
-            &method,
-            Reply::from_error(e, RequestInfo::default()),
-            &request_id,
-            started,
-            ended,
-        );
-    };
-    let _counted = InFlight::enter();
     let host = req
         .headers()
         .get(http::header::HOST)
@@ -306,8 +324,18 @@ async fn run(
         .map(str::to_owned);
     let default_port = req.extensions().get::<ListenerPort>().map_or(80, |p| p.0);
     let work = async {
-        match read_params(fe, req).await {
-            Ok((raw, _held)) => {
+        // The body is read before a slot is taken: a slow sender holds no
+        // slot, and only the buffer budget for the bytes it has sent.
+        let admitted = match read_params(fe, req).await {
+            Ok((raw, held)) => take_slot(fe).and_then(|slot| {
+                let held = reserve_decoding(fe, raw.len(), held)?;
+                Ok((raw, slot, held))
+            }),
+            Err(e) => Err(e),
+        };
+        match admitted {
+            Ok((raw, _slot, _held)) => {
+                let _counted = InFlight::enter();
                 let host = crate::auth::RequestHost {
                     header: host.as_deref(),
                     default_port,
@@ -343,6 +371,42 @@ struct Ended {
     closed_after: Option<Duration>,
     /// A 3.0 call had been sent: the function may have run.
     sent: bool,
+}
+
+/// An in-flight slot for a request whose parameters have arrived; 4400 when
+/// `server.max_in_flight` are taken.
+fn take_slot(fe: &Frontend) -> Result<OwnedSemaphorePermit, BridgeError> {
+    fe.limits
+        .in_flight
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            crate::metrics::shed("in_flight");
+            BridgeError::new(
+                ErrorKind::Overloaded,
+                "too many requests in flight; retry shortly",
+            )
+        })
+}
+
+/// Adds to `held` the budget decoding `len` bytes of parameters takes
+/// ([`decode_bytes_needed`]: the decoded text and per-parameter state), so
+/// that the buffer budget bounds decoding as well as bodies; 4400 when the
+/// budget has no room.
+fn reserve_decoding(
+    fe: &Frontend,
+    len: usize,
+    held: Option<OwnedSemaphorePermit>,
+) -> Result<Option<OwnedSemaphorePermit>, BridgeError> {
+    let need = decode_bytes_needed(len, fe.settings.max_params).div_ceil(1024);
+    let more = body::reserve_kib(&fe.limits.buffered_kib, need)?;
+    Ok(Some(match held {
+        Some(mut h) => {
+            h.merge(more);
+            h
+        }
+        None => more,
+    }))
 }
 
 /// Counts a request in the in-flight gauge until dropped — also when the
@@ -440,6 +504,16 @@ async fn read_params(
             ),
         ));
     }
+    if req.headers().len() > fe.settings.max_headers {
+        return Err(BridgeError::new(
+            ErrorKind::InvalidParameter,
+            format!(
+                "the request has {} header fields, more than {}",
+                req.headers().len(),
+                fe.settings.max_headers
+            ),
+        ));
+    }
     if req.uri().path() != LEGACY_PATH {
         return Err(BridgeError::new(
             ErrorKind::NotFound,
@@ -478,43 +552,15 @@ async fn read_params(
             if declared.is_some_and(|n| n > limit as u64) {
                 return Err(too_large(limit));
             }
-            let reserve = declared.map_or(limit, |n| n as usize).div_ceil(1024) as u32;
-            let Ok(held) = fe
-                .limits
-                .buffered_kib
-                .clone()
-                .try_acquire_many_owned(reserve)
-            else {
-                crate::metrics::shed("buffered_bytes");
-                return Err(BridgeError::new(
-                    ErrorKind::Overloaded,
-                    "too many request bytes buffered; retry shortly",
-                ));
+            let rules = body::ReadRules {
+                limit,
+                declared,
+                timeout: Duration::from_millis(fe.settings.body_read_timeout_ms),
+                min_rate: fe.settings.min_body_rate_bytes_per_sec,
+                grace: Duration::from_millis(fe.settings.body_rate_grace_ms),
             };
-            let read = read_body(req.into_body(), limit, declared, &query);
-            let (raw, body_len) = match tokio::time::timeout(
-                Duration::from_millis(fe.settings.body_read_timeout_ms),
-                read,
-            )
-            .await
-            {
-                Err(_) => {
-                    return Err(BridgeError::new(
-                        ErrorKind::InvalidParameter,
-                        "the request body did not arrive in time",
-                    ))
-                }
-                Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                    return Err(too_large(limit))
-                }
-                Ok(Err(e)) => {
-                    return Err(BridgeError::new(
-                        ErrorKind::InvalidParameter,
-                        format!("the request body could not be read: {e}"),
-                    ))
-                }
-                Ok(Ok(read)) => read,
-            };
+            let (raw, body_len, held) =
+                body::read(req.into_body(), &rules, &query, &fe.limits.buffered_kib).await?;
             if body_len == 0 && query.is_empty() {
                 return Err(BridgeError::new(
                     ErrorKind::MissingParameter,
@@ -530,64 +576,7 @@ async fn read_params(
     }
 }
 
-/// Reads a POST body of at most `limit` bytes (through [`Limited`], so
-/// its errors are the same as `collect()`'s) and returns `query&body` (just
-/// the body when `query` is empty) as one contiguous buffer, with the body's
-/// length. A body that arrives as one piece is kept as it is; otherwise the
-/// pieces are copied, as they arrive, into one buffer sized from
-/// `Content-Length` (`declared`, already checked against `limit`) — never
-/// more than the body plus the piece being read, where collecting the
-/// pieces and then joining them held the body twice.
-async fn read_body(
-    body: Incoming,
-    limit: usize,
-    declared: Option<u64>,
-    query: &str,
-) -> Result<(Bytes, usize), Box<dyn std::error::Error + Send + Sync>> {
-    let mut body = Limited::new(body, limit);
-    let mut first: Option<Bytes> = None;
-    let mut joined: Option<Vec<u8>> = None;
-    let mut len = 0;
-    let start = |len: usize| {
-        let expected = declared.map_or(len, |n| (n as usize).max(len));
-        let mut buf = Vec::with_capacity(query.len() + 1 + expected);
-        if !query.is_empty() {
-            buf.extend_from_slice(query.as_bytes());
-            buf.push(b'&');
-        }
-        buf
-    };
-    if !query.is_empty() {
-        joined = Some(start(0));
-    }
-    while let Some(frame) = body.frame().await {
-        let Ok(data) = frame?.into_data() else {
-            continue; // trailers
-        };
-        if data.is_empty() {
-            continue;
-        }
-        len += data.len();
-        if let Some(buf) = &mut joined {
-            buf.extend_from_slice(&data);
-        } else if let Some(one) = first.take() {
-            let mut buf = start(len);
-            buf.extend_from_slice(&one);
-            buf.extend_from_slice(&data);
-            joined = Some(buf);
-        } else {
-            first = Some(data);
-        }
-    }
-    let raw = match (joined, first) {
-        (Some(buf), _) => Bytes::from(buf),
-        (None, Some(one)) => one,
-        (None, None) => Bytes::new(),
-    };
-    Ok((raw, len))
-}
-
-fn too_large(limit: usize) -> BridgeError {
+pub(crate) fn too_large(limit: usize) -> BridgeError {
     BridgeError::new(
         ErrorKind::RequestTooLarge,
         format!("the request body is larger than {limit} bytes"),
@@ -649,11 +638,11 @@ fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Durati
         scf_request_id: reply.request_id.as_deref().unwrap_or(""),
         function_request_id: i.function_request_id.as_deref().unwrap_or(""),
         bridge_error: reply.error.as_ref().map(|e| e.kind.name()).unwrap_or(""),
-        error_detail: reply
+        error_detail: &reply
             .error
             .as_ref()
-            .map(|e| e.detail.as_str())
-            .unwrap_or(""),
+            .map(|e| e.log_detail())
+            .unwrap_or_default(),
         total_ms: elapsed.as_secs_f64() * 1000.0,
         upstream_ms: i
             .upstream_duration

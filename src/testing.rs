@@ -158,6 +158,7 @@ pub fn bridge(transport: Arc<ScriptedTransport>) -> Bridge {
         }))),
         verifier: None,
         mode: UpstreamMode::Forward,
+        gate: crate::gate::GateLimits::default(),
         clock: Arc::new(|| 1_700_000_000),
         actions: crate::actions::ActionSettings::default(),
     }

@@ -201,11 +201,11 @@ impl Upstream {
             Err(_) if connection.connection_metadata().is_none() => Err(BridgeError::new(
                 ErrorKind::UpstreamTimeout,
                 format!(
-                    "no connection to SCF endpoint {} within {} s; nothing was sent",
-                    host_str(&target.host),
+                    "no connection to the SCF endpoint within {} s; nothing was sent",
                     self.timeout.as_secs()
                 ),
-            )),
+            )
+            .with_internal(format!("endpoint {}", host_str(&target.host)))),
             Err(_) => Err(BridgeError::after_send(
                 ErrorKind::UpstreamTimeout,
                 format!(
@@ -244,10 +244,15 @@ impl Upstream {
                 return Err(BridgeError::after_send(
                     ErrorKind::UpstreamConnectionLost,
                     format!(
-                        "connection to SCF endpoint lost while reading the answer: {}",
-                        error_chain(&*e)
+                        "connection to the SCF endpoint lost while reading the answer ({})",
+                        public_cause(&*e)
                     ),
-                ))
+                )
+                .with_internal(format!(
+                    "endpoint {}: {}",
+                    host_str(&target.host),
+                    error_chain(&*e)
+                )))
             }
         };
         Ok(UpstreamResponse {
@@ -304,28 +309,68 @@ fn classify_send_error(
     host: &HeaderValue,
     connect_timeout: Duration,
 ) -> BridgeError {
-    let chain = error_chain(&e);
-    let host = host_str(host);
+    // The caller learns what kind of failure it was; the address and the
+    // OS error go to the log (`internal`).
+    let internal = format!("endpoint {}: {}", host_str(host), error_chain(&e));
     if e.is_connect() {
         let what = if has_cause(&e, |c| c.is::<rustls::Error>()) {
-            format!("TLS handshake with SCF endpoint {host} failed")
+            "TLS handshake with the SCF endpoint failed".to_owned()
         } else if has_cause(&e, |c| {
             c.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
         }) {
             format!(
-                "cannot connect to SCF endpoint {host} within {} ms",
+                "cannot connect to the SCF endpoint within {} ms",
                 connect_timeout.as_millis()
             )
         } else {
-            format!("cannot connect to SCF endpoint {host}")
+            format!("cannot connect to the SCF endpoint ({})", public_cause(&e))
         };
-        BridgeError::new(ErrorKind::UpstreamUnreachable, format!("{what}: {chain}"))
+        BridgeError::new(ErrorKind::UpstreamUnreachable, what).with_internal(internal)
     } else {
         BridgeError::after_send(
             ErrorKind::UpstreamConnectionLost,
-            format!("connection to SCF endpoint {host} failed: {chain}"),
+            format!(
+                "connection to the SCF endpoint failed ({})",
+                public_cause(&e)
+            ),
         )
+        .with_internal(internal)
+    }
+}
+
+/// The kind of a connection failure in a few fixed words, for the caller:
+/// never an address or the OS's own text.
+fn public_cause(e: &(dyn std::error::Error + 'static)) -> &'static str {
+    use std::io::ErrorKind as K;
+    let io_kind = |k: K| {
+        has_cause(e, |c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == k)
+        })
+    };
+    if io_kind(K::ConnectionRefused) {
+        "connection refused"
+    } else if io_kind(K::ConnectionReset) {
+        "connection reset"
+    } else if io_kind(K::TimedOut) {
+        "timed out"
+    } else if io_kind(K::UnexpectedEof) {
+        "connection closed before the answer was complete"
+    } else if error_chain(e).contains("dns error") {
+        "name resolution failed"
+    } else if has_cause(e, |c| {
+        c.downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_incomplete_message())
+    }) {
+        "connection closed before the answer was complete"
+    } else if has_cause(e, |c| {
+        c.downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_closed() || h.is_canceled())
+    }) {
+        "connection closed"
+    } else {
+        "connection error"
     }
 }
 

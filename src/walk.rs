@@ -12,19 +12,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
-use crate::actions::{
-    self, Action, ActionSettings, BoxFuture, Entry, Failure, LegacyParams, Scf3Client,
-};
+use crate::actions::{Action, ActionSettings, BoxFuture, Failure, LegacyParams, Scf3Client};
 use crate::auth::{RequestHost, Signer, Verifier};
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
 use crate::error::{BridgeError, ErrorKind};
+use crate::gate::{self, GateLimits};
 use crate::legacy::answer::LegacyAnswer;
-use crate::legacy::decode::{decode_form, DecodeError, Params};
 use crate::legacy::region::resolve_region;
-use crate::legacy::request::{action_name, read_common, RequestError};
-use crate::legacy::signature::unsigned_upload;
-use crate::legacy::{clip, Shown, SHOWN_MAX_CHARS};
 use crate::metrics;
 use crate::scf3::envelope::Scf3Error;
 use crate::translate;
@@ -32,8 +27,7 @@ use crate::upstream::Scf3Transport;
 
 pub use crate::scf3::signer::REQUEST_CLIENT;
 
-/// Seconds since the Unix epoch; injected so tests can move time.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+pub use crate::gate::{request_error, Admitted, Clock};
 
 pub fn system_clock() -> Clock {
     Arc::new(|| {
@@ -90,21 +84,13 @@ pub struct Bridge {
     pub default_region: String,
     pub credentials: Arc<Swappable<Option<KeyPair>>>,
     /// `None` when `auth.mode = "none"`.
-    pub verifier: Option<Verifier>,
+    pub verifier: Option<Arc<Verifier>>,
     pub mode: UpstreamMode,
     pub clock: Clock,
+    /// Bounds on the work done before the signature is checked.
+    pub gate: GateLimits,
     /// What actions read from the configuration.
     pub actions: ActionSettings,
-}
-
-/// A request that passed the shared checks, ready for its action.
-pub struct Admitted {
-    /// The decoded parameters, all of them (the action reads its own).
-    pub params: Params,
-    /// Whose key pair signs the 3.0 call(s).
-    pub signer: Signer,
-    /// `Region` as sent, unresolved.
-    pub region: Option<String>,
 }
 
 /// A registered action's walk from [`Admitted`] to its [`Reply`].
@@ -129,62 +115,32 @@ impl Bridge {
         sent: &AtomicBool,
     ) -> Reply {
         let mut info = RequestInfo::default();
-        let result = match self.admit(http_method, host.into(), raw_params, &mut info) {
-            Ok((entry, admitted)) => (entry.run)(self, admitted, sent, &mut info).await,
-            Err(e) => Err(e),
+        let admitted = gate::admit(
+            raw_params,
+            http_method,
+            host.into(),
+            self.verifier.clone(),
+            self.clock.clone(),
+            self.gate,
+        )
+        .await;
+        if let Some(v) = &self.verifier {
+            metrics::replay_fill(v.replay.len(), v.replay.capacity());
+        }
+        let result = match admitted {
+            Ok(admitted) => {
+                info.action = Some(admitted.entry.name);
+                (admitted.entry.run)(self, admitted, sent, &mut info).await
+            }
+            Err(refused) => {
+                info.action = refused.action;
+                Err(refused.error)
+            }
         };
         match result {
             Ok(reply) => reply,
             Err(e) => Reply::from_error(e, info),
         }
-    }
-
-    /// The checks every action shares, before any action code runs:
-    /// decode, the `Action` lookup, the common parameters, the signature
-    /// and replay memory, and unsigned `@` values on POST.
-    pub fn admit(
-        &self,
-        http_method: &str,
-        host: RequestHost<'_>,
-        raw_params: Bytes,
-        info: &mut RequestInfo,
-    ) -> Result<(&'static Entry, Admitted), BridgeError> {
-        let now = (self.clock)();
-        let params = decode_form(&raw_params).map_err(decode_error)?;
-        drop(raw_params);
-        let name =
-            action_name(&params).ok_or_else(|| request_error(RequestError::MissingAction))?;
-        let entry = actions::lookup(name).ok_or_else(|| unsupported_action(name))?;
-        info.action = Some(entry.name);
-        let common = read_common(&params).map_err(request_error)?;
-        let signer = match &self.verifier {
-            Some(v) => {
-                let verified = v.verify(http_method, host, &params, &common, now);
-                metrics::replay_fill(v.replay.len(), v.replay.capacity());
-                let signer = verified?;
-                if let Some(name) = unsigned_upload(http_method, &params, entry.upload_params) {
-                    return Err(BridgeError::new(
-                        ErrorKind::SignatureFailure,
-                        format!(
-                            "`{}` starts with `@` in a POST, which no legacy signature covers; \
-                             only {} may carry an `@` upload",
-                            Shown(&clip(name, SHOWN_MAX_CHARS)),
-                            upload_list(entry.upload_params)
-                        ),
-                    ));
-                }
-                signer
-            }
-            None => Signer::Bridge,
-        };
-        Ok((
-            entry,
-            Admitted {
-                params,
-                signer,
-                region: common.region,
-            },
-        ))
     }
 
     /// The 3.0 region: the request's `Region` resolved, else the default.
@@ -211,6 +167,7 @@ pub(crate) fn run_action<'a, A: Action>(
             params,
             signer,
             region,
+            ..
         } = admitted;
         let request = A::parse(LegacyParams::new(params))?;
         let subject = A::subject(&request);
@@ -301,41 +258,3 @@ pub const DRY_RUN_MESSAGE: &str =
     "dry run: the request was translated and signed but not sent to SCF";
 /// `codeDesc` of a dry-run answer.
 pub const DRY_RUN_CODE_DESC: &str = "DryRunOperation";
-
-fn upload_list(names: &[&str]) -> String {
-    if names.is_empty() {
-        "no parameter of this action".to_owned()
-    } else {
-        names
-            .iter()
-            .map(|n| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-fn unsupported_action(name: &str) -> BridgeError {
-    BridgeError::new(
-        ErrorKind::InvalidAction,
-        format!(
-            "unsupported Action `{}`: supported actions are {}",
-            Shown(&clip(name, SHOWN_MAX_CHARS)),
-            actions::supported_names()
-        ),
-    )
-}
-
-fn decode_error(e: DecodeError) -> BridgeError {
-    BridgeError::new(ErrorKind::InvalidParameter, e.to_string())
-}
-
-/// A [`RequestError`] from the legacy readers as a bridge error.
-pub fn request_error(e: RequestError) -> BridgeError {
-    let kind = match &e {
-        RequestError::MissingAction | RequestError::MissingParameter(_) => {
-            ErrorKind::MissingParameter
-        }
-        RequestError::InvalidValue { .. } => ErrorKind::InvalidParameterValue,
-    };
-    BridgeError::new(kind, e.to_string())
-}

@@ -409,7 +409,15 @@ fn the_default_becomes_verify_off_loopback() {
 #[tokio::test]
 async fn a_full_replay_memory_refuses_instead_of_forgetting() {
     let up = mock_upstream(RESULT).await;
-    let addr = verifying_bridge(up.addr, &[("SCF_BRIDGE__AUTH__REPLAY_CAPACITY", "2")]).await;
+    // One client may fill the whole memory here (its share is 100%).
+    let addr = verifying_bridge(
+        up.addr,
+        &[
+            ("SCF_BRIDGE__AUTH__REPLAY_CAPACITY", "2"),
+            ("SCF_BRIDGE__AUTH__REPLAY_CLIENT_SHARE_PERCENT", "100"),
+        ],
+    )
+    .await;
     let host = addr.to_string();
     let q: Vec<String> = (0..3)
         .map(|_| {

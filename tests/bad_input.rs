@@ -177,22 +177,38 @@ async fn beyond_max_in_flight_the_bridge_answers_4400_at_once() {
 
 #[tokio::test]
 async fn beyond_the_buffered_bytes_budget_the_bridge_answers_4400() {
+    // 84 KiB: the smallest budget a 32 KiB body and its decoding fit in.
     let addr = start_bridge(&[
-        ("SCF_BRIDGE__SERVER__MAX_BODY_BYTES", "65536"),
-        ("SCF_BRIDGE__SERVER__MAX_BUFFERED_BYTES", "65536"),
+        ("SCF_BRIDGE__SERVER__MAX_BODY_BYTES", "32768"),
+        ("SCF_BRIDGE__SERVER__MAX_BUFFERED_BYTES", "86016"),
     ])
     .await;
-    // One client holds the whole budget with a body it never finishes.
-    let mut hog = tokio::net::TcpStream::connect(addr).await.unwrap();
-    hog.write_all(
-        b"POST /v2/index.php HTTP/1.1\r\nHost: x\r\n\
-          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 65536\r\n\r\nA",
-    )
-    .await
-    .unwrap();
+    // Two clients hold 64 KiB of it with bodies they never finish: the
+    // budget counts the bytes that arrived.
+    let mut hogs = Vec::new();
+    for _ in 0..2 {
+        let mut hog = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut head = b"POST /v2/index.php HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 32768\r\n\r\n"
+            .to_vec();
+        head.extend_from_slice(&[b'a'; 32_000]);
+        hog.write_all(&head).await.unwrap();
+        hogs.push(hog);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // 10 KiB of body and as much again to decode it: more than is left.
+    let param = "p".repeat(10_000);
+    let body = form(&[
+        ("Action", "InvokeFunction"),
+        ("functionName", "hello"),
+        ("param", &param),
+    ]);
+    let a = within(5, support::send(addr, post(addr, body))).await;
+    assert_eq!(a.json()["code"], 4400, "{}", a.json());
+    drop(hogs);
+    // With the budget back, requests are served again.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let body = form(&[("Action", "InvokeFunction"), ("functionName", "hello")]);
     let a = within(5, support::send(addr, post(addr, body))).await;
-    assert_eq!(a.json()["code"], 4400, "{}", a.json());
-    drop(hog);
+    assert_eq!(a.json()["code"], 0, "{}", a.json());
 }

@@ -177,6 +177,7 @@ async fn scf_error_maps_to_legacy_error() {
 async fn region_placeholder_picks_the_region_host() {
     // `{region}` is substituted into the host; a name that cannot resolve
     // proves the substitution without leaving the machine.
+    captured_log();
     let addr = start_bridge(&[
         (
             "SCF_BRIDGE__UPSTREAM__ENDPOINT",
@@ -199,13 +200,44 @@ async fn region_placeholder_picks_the_region_host() {
         Some("upstream-unreachable"),
         "{v}"
     );
-    assert!(
-        v["message"]
-            .as_str()
-            .unwrap()
-            .contains("scf.ap-shanghai-fsi.invalid"),
-        "{v}"
-    );
+    // The host tried is the operator's to see, in the log; the caller is
+    // told only that the endpoint could not be reached.
+    let m = v["message"].as_str().unwrap();
+    assert!(!m.contains(".invalid"), "{v}");
+    let id = a.header("x-scf-bridge-request-id").unwrap().to_owned();
+    let line = captured_log()
+        .lines()
+        .find(|l| l.contains(&id))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no log line for {id}"));
+    assert!(line.contains("scf.ap-shanghai-fsi.invalid"), "{line}");
+}
+
+/// Everything this test process logs from here on (installed once).
+fn captured_log() -> String {
+    use std::sync::{Mutex, OnceLock};
+    static LOG: OnceLock<std::sync::Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    struct Sink(std::sync::Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = LOG.get_or_init(|| {
+        let buf = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || Sink(sink.clone()))
+            .with_ansi(false)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buf
+    });
+    String::from_utf8_lossy(&buf.lock().unwrap()).into_owned()
 }
 
 #[tokio::test]

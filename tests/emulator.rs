@@ -642,6 +642,19 @@ async fn function_life_cycle_follows_the_3_0_states() {
     )
     .await;
     ok(&emu, "UpdateFunctionCode", json!({"FunctionName": "app", "Handler": "main.handle", "CosBucketName": "b", "CosObjectName": "/code.zip"})).await;
+    let during = ok(
+        &emu,
+        "Invoke",
+        json!({"FunctionName": "app", "LogType": "Tail"}),
+    )
+    .await;
+    assert!(
+        during["Result"]["Log"]
+            .as_str()
+            .expect("log")
+            .contains("app.run"),
+        "the previous code runs while Updating: {during}"
+    );
     assert_eq!(wait_while(&emu, "app", "Updating").await, "Active");
     let f = ok(&emu, "GetFunction", json!({"FunctionName": "app"})).await;
     assert_eq!(
@@ -704,69 +717,48 @@ async fn function_life_cycle_follows_the_3_0_states() {
 #[tokio::test]
 async fn create_refuses_bad_code_and_can_be_made_to_fail() {
     let emu = start_with(quick(20)).await;
-    fails(
-        &emu,
-        "CreateFunction",
-        json!({"FunctionName": "a"}),
-        "MissingParameter.Code",
-    )
-    .await;
-    fails(
-        &emu,
-        "CreateFunction",
-        json!({"FunctionName": "a", "Code": {"ZipFile": "***"}}),
-        "InvalidParameterValue.ZipFileBase64BinasciiError",
-    )
-    .await;
-    fails(
-        &emu,
-        "CreateFunction",
-        json!({"FunctionName": "a", "Code": {"ZipFile": "aGVsbG8="}}),
-        "InvalidParameterValue.ZipFile",
-    )
-    .await;
-    fails(
-        &emu,
-        "CreateFunction",
-        json!({"FunctionName": "a", "Code": {"CosBucketName": "b"}}),
-        "InvalidParameterValue.Cos",
-    )
-    .await;
-    fails(
-        &emu,
-        "CreateFunction",
-        json!({"FunctionName": "a", "Code": {"ZipFile": ZIP, "Bogus": 1}}),
-        "UnknownParameter",
-    )
-    .await;
-    fails(
-        &emu,
-        "CreateFunction",
-        json!({"FunctionName": "a", "Code": {"ZipFile": ZIP}, "MemorySize": 100}),
-        "InvalidParameterValue.MemorySize",
-    )
-    .await;
-    fails(
-        &emu,
-        "CreateFunction",
-        json!({"FunctionName": "a", "Code": {"ZipFile": ZIP}, "Timeout": 901}),
-        "LimitExceeded.Timeout",
-    )
-    .await;
-    fails(
-        &emu,
-        "CreateFunction",
-        json!({"FunctionName": "9a", "Code": {"ZipFile": ZIP}}),
-        "InvalidParameter.FunctionName",
-    )
-    .await;
-    fails(
-        &emu,
-        "CreateFunction",
-        json!({"FunctionName": "hello", "Code": {"ZipFile": ZIP}}),
-        "ResourceInUse.Function",
-    )
-    .await;
+    let zip = json!({"ZipFile": ZIP});
+    for (body, code) in [
+        (json!({"FunctionName": "a"}), "MissingParameter.Code"),
+        (
+            json!({"FunctionName": "a", "Code": {"ZipFile": "***"}}),
+            "InvalidParameterValue.ZipFileBase64BinasciiError",
+        ),
+        (
+            json!({"FunctionName": "a", "Code": {"ZipFile": "aGVsbG8="}}),
+            "InvalidParameterValue.ZipFile",
+        ),
+        (
+            json!({"FunctionName": "a", "Code": {"CosBucketName": "b"}}),
+            "InvalidParameterValue.Cos",
+        ),
+        (
+            json!({"FunctionName": "a", "Code": {"ZipFile": ZIP, "Bogus": 1}}),
+            "UnknownParameter",
+        ),
+        (
+            json!({"FunctionName": "a", "Code": zip, "MemorySize": 100}),
+            "InvalidParameterValue.MemorySize",
+        ),
+        (
+            json!({"FunctionName": "a", "Code": zip, "Timeout": 901}),
+            "LimitExceeded.Timeout",
+        ),
+        (
+            json!({"FunctionName": "a", "Code": zip, "Runtime": "Cobol85"}),
+            "InvalidParameterValue.Runtime",
+        ),
+        (
+            json!({"FunctionName": "9a", "Code": zip}),
+            "InvalidParameter.FunctionName",
+        ),
+        (
+            json!({"FunctionName": "hello", "Code": zip}),
+            "ResourceInUse.Function",
+        ),
+    ] {
+        fails(&emu, "CreateFunction", body, code).await;
+    }
     ok(&emu, "CreateFunction", json!({"FunctionName": "broken", "Code": {"CosBucketName": "b", "CosObjectName": "/x/create-failed.zip"}})).await;
     assert_eq!(wait_while(&emu, "broken", "Creating").await, "CreateFailed");
     let f = ok(&emu, "GetFunction", json!({"FunctionName": "broken"})).await;
@@ -1079,6 +1071,12 @@ async fn request_status_and_function_logs() {
         "MissingParameter",
     )
     .await;
+    fails(&emu, "GetRequestStatus", json!({"FunctionName": "echo", "FunctionRequestId": id, "StartTime": "2020-01-01 00:00:00"}), "MissingParameter").await;
+    fails(&emu, "GetRequestStatus", json!({"FunctionName": "echo", "FunctionRequestId": id, "StartTime": "2020-01-01", "EndTime": "2020-01-02"}), "InvalidParameterValue.DateTime").await;
+    let past = ok(&emu, "GetRequestStatus", json!({"FunctionName": "echo", "FunctionRequestId": id, "StartTime": "2020-01-01 00:00:00", "EndTime": "2020-01-02 00:00:00"})).await;
+    assert_eq!(past["TotalCount"], 0, "outside the window: {past}");
+    let all = ok(&emu, "GetRequestStatus", json!({"FunctionName": "echo", "FunctionRequestId": id, "StartTime": "2020-01-01 00:00:00", "EndTime": "2099-01-01 00:00:00"})).await;
+    assert_eq!(all["TotalCount"], 1, "{all}");
     let r = ok(&emu, "Invoke", json!({"FunctionName": "fail"})).await;
     let failed = r["Result"]["FunctionRequestId"]
         .as_str()

@@ -486,6 +486,7 @@ fn verifier() -> Verifier {
         signing_hosts: vec![SIGNING_HOST.to_owned()],
         max_skew_secs: 300,
         replay: ReplayMemory::new(64, 300),
+        not_before: None,
     }
 }
 

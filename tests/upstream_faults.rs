@@ -216,6 +216,10 @@ fn bridge_error(a: &Answer, kind: &str, code: i64, code_desc: &str) -> String {
     assert_eq!(keys, ["code", "message", "codeDesc"], "{v}");
     let message = v["message"].as_str().unwrap().to_owned();
     assert!(message.starts_with(&format!("({code_desc}) ")), "{message}");
+    // The upstream's address and the OS's error text go to the log only.
+    assert!(!message.contains("127.0.0.1"), "{message}");
+    assert!(!message.contains("nonexistent.invalid"), "{message}");
+    assert!(!message.contains("os error"), "{message}");
     message
 }
 
@@ -244,8 +248,7 @@ async fn connection_refused_is_unreachable_and_retried() {
     says(
         &m,
         &[
-            &format!("cannot connect to SCF endpoint 127.0.0.1:{port}"),
-            "refused",
+            "cannot connect to the SCF endpoint (connection refused)",
             "after 3 attempts",
         ],
     );
@@ -277,8 +280,7 @@ async fn dns_failure_is_unreachable_and_retried() {
     says(
         &m,
         &[
-            "cannot connect to SCF endpoint nonexistent.invalid:1",
-            "dns error",
+            "cannot connect to the SCF endpoint (name resolution failed)",
             "after 3 attempts",
         ],
     );
@@ -303,7 +305,7 @@ async fn tls_handshake_with_a_plain_http_server_is_unreachable_and_retried() {
     says(
         &m,
         &[
-            &format!("TLS handshake with SCF endpoint {} failed", up.addr),
+            "TLS handshake with the SCF endpoint failed",
             "after 3 attempts",
         ],
     );
@@ -324,11 +326,12 @@ async fn tls_handshake_with_garbage_is_unreachable_and_retried() {
     says(
         &m,
         &[
-            &format!("TLS handshake with SCF endpoint {} failed", up.addr),
+            "TLS handshake with the SCF endpoint failed",
             "after 3 attempts",
         ],
     );
     assert!(!m.contains(MAY_HAVE_RUN), "{m}");
+    assert!(!m.contains("localhost"), "the address is for the log: {m}");
     assert_eq!(up.connections(), 3);
     assert_eq!(up.invokes(), 0);
 }
@@ -359,8 +362,7 @@ async fn a_connect_timeout_is_unreachable_and_retried() {
     says(
         &m,
         &[
-            &format!("cannot connect to SCF endpoint {hole} within 200 ms"),
-            "tcp connect error",
+            "cannot connect to the SCF endpoint within 200 ms",
             "after 3 attempts",
         ],
     );
@@ -385,9 +387,7 @@ async fn a_deadline_reached_while_connecting_says_nothing_was_sent() {
     let m = bridge_error(&a, "upstream-timeout", 6200, "ServiceUnavailable");
     says(
         &m,
-        &[&format!(
-            "no connection to SCF endpoint {hole} within 1 s; nothing was sent"
-        )],
+        &["no connection to the SCF endpoint within 1 s; nothing was sent"],
     );
     assert!(!m.contains(MAY_HAVE_RUN), "{m}");
     assert!(took >= Duration::from_secs(1), "{took:?}");
@@ -411,8 +411,7 @@ async fn reset_before_the_response_is_connection_lost_and_not_resent() {
     says(
         &m,
         &[
-            &format!("connection to SCF endpoint {}", up.addr),
-            "reset",
+            "connection to the SCF endpoint failed (connection reset)",
             MAY_HAVE_RUN,
         ],
     );
@@ -432,7 +431,10 @@ async fn close_before_the_response_is_connection_lost_and_not_resent() {
     let addr = bridge(&up.http(), &[]).await;
     let (a, _) = invoke(addr).await;
     let m = bridge_error(&a, "upstream-connection-lost", 6000, "InternalError");
-    says(&m, &["connection to SCF endpoint", "closed", MAY_HAVE_RUN]);
+    says(
+        &m,
+        &["connection to the SCF endpoint", "closed", MAY_HAVE_RUN],
+    );
     assert_eq!(up.invokes(), 1);
     assert_eq!(up.connections(), 1);
 }
@@ -454,8 +456,7 @@ async fn reset_mid_body_is_connection_lost_and_not_resent() {
     says(
         &m,
         &[
-            "connection to SCF endpoint lost while reading the answer",
-            "Connection reset by peer",
+            "connection to the SCF endpoint lost while reading the answer (connection reset)",
             MAY_HAVE_RUN,
         ],
     );
@@ -480,8 +481,7 @@ async fn close_mid_body_is_connection_lost_and_not_resent() {
     says(
         &m,
         &[
-            "lost while reading the answer",
-            "end of file before message length reached",
+            "lost while reading the answer (connection closed before the answer was complete)",
             MAY_HAVE_RUN,
         ],
     );
@@ -904,8 +904,7 @@ async fn a_tls_upstream_with_an_untrusted_certificate_is_unreachable() {
     says(
         &m,
         &[
-            "TLS handshake with SCF endpoint localhost:",
-            "invalid peer certificate: UnknownIssuer",
+            "TLS handshake with the SCF endpoint failed",
             "after 3 attempts",
         ],
     );

@@ -68,7 +68,10 @@ KNOWN_KEYS = {
                "max_uri_bytes", "max_header_bytes",
                "header_read_timeout_ms", "keepalive_idle_timeout_ms",
                "body_read_timeout_ms", "max_in_flight",
-               "max_buffered_bytes", "drain_delay_secs", "shutdown_deadline_secs"},
+               "max_buffered_bytes", "drain_delay_secs", "shutdown_deadline_secs",
+               "max_params", "max_headers", "max_connections",
+               "min_body_rate_bytes_per_sec", "body_rate_grace_ms",
+               "offload_threshold_bytes"},
     "admin": {"listen"},
     "upstream": {"endpoint", "region", "timeout_secs", "connect_timeout_ms",
                  "pool_idle_timeout_secs", "pool_max_idle_per_host", "connect_retries",
@@ -77,7 +80,7 @@ KNOWN_KEYS = {
     "credentials": {"secret_id", "secret_key", "token"},
     "auth": {"mode", "allow_unauthenticated", "signing_hosts", "max_skew_secs",
              "replay_capacity", "clients", "clients_dir", "clients_dir_upstream",
-             "reload_interval_ms"},
+             "reload_interval_ms", "restart_grace_secs", "replay_client_share_percent"},
     "log": {"filter", "format"},
     "metrics": {"function_label"},
     "legacy": {"documented_aliases"},
@@ -85,6 +88,8 @@ KNOWN_KEYS = {
 # Built-in defaults the sizing check falls back to.
 DEFAULTS = {
     ("server", "max_body_bytes"): 20 * MIB,
+    ("server", "max_params"): 256,
+    ("server", "max_connections"): 4096,
     ("server", "drain_delay_secs"): 5,
     ("server", "shutdown_deadline_secs"): 25,
     ("auth", "max_skew_secs"): 300,
@@ -355,8 +360,14 @@ def memory_estimate(cfg: dict) -> float:
     body = get(cfg, "server", "max_body_bytes")
     buffered = get(cfg, "server", "max_buffered_bytes")
     replay = get(cfg, "auth", "replay_capacity")
-    bodies = 3 * min(in_flight * body, buffered)  # raw, decoded, and as the 3.0 JSON
-    return 10 * MIB + bodies + in_flight * 64 * 1024 + replay * 24 + 2 * MIB + 16 * MIB
+    params = get(cfg, "server", "max_params")
+    connections = get(cfg, "server", "max_connections")
+    # The budget counts each body and its decoding (decoded text + 80 B per
+    # parameter); the 3.0 JSON is made after the raw body is freed; half
+    # again for JSON escaping and allocator slack.
+    bodies = 1.5 * min(in_flight * (2 * body + params * 80), buffered)
+    return (10 * MIB + bodies + in_flight * 64 * 1024 + connections * 26 * 1024
+            + replay * 24 + 2 * MIB + 16 * MIB)
 
 
 def parse_quantity(q: str) -> int:
@@ -372,7 +383,7 @@ def check_bridge_pod(owner: dict, pod: dict, c: dict, sidecar: bool, configmaps:
     if cfg is None:
         return
     check_toml_keys(cfg, where)
-    for key in ("max_in_flight", "max_buffered_bytes"):
+    for key in ("max_in_flight", "max_buffered_bytes", "max_connections"):
         R.ok(get(cfg, "server", key) is not None, where,
              f"config: server.{key} must be set explicitly (the sizing depends on it)")
     R.ok(get(cfg, "auth", "replay_capacity") is not None, where,
@@ -382,8 +393,10 @@ def check_bridge_pod(owner: dict, pod: dict, c: dict, sidecar: bool, configmaps:
         est = memory_estimate(cfg)
         limit = parse_quantity((c.get("resources") or {}).get("limits", {}).get("memory", "0"))
         R.ok(est <= limit, where, f"sizing: the formula gives {est / MIB:.0f} MiB, above the {limit / MIB:.0f} MiB limit")
-        R.ok(get(cfg, "server", "max_buffered_bytes") >= get(cfg, "server", "max_body_bytes"), where,
-             "config: server.max_buffered_bytes must be at least server.max_body_bytes")
+        largest = 2 * get(cfg, "server", "max_body_bytes") + get(cfg, "server", "max_params") * 80
+        R.ok(get(cfg, "server", "max_buffered_bytes") >= largest, where,
+             "config: server.max_buffered_bytes must hold a largest body and its decoding "
+             "(2 x server.max_body_bytes + 80 B x server.max_params)")
         print(f"  {where}: sizing formula {est / MIB:.0f} MiB (with one 16 MiB answer) "
               f"of the {limit / MIB:.0f} MiB limit")
 
@@ -634,7 +647,7 @@ def check_config_with_binary(rendered: dict[str, list[dict]], binary: str, tmp: 
             path = os.path.join(tmp, f"{name.replace('/', '-')}.{cm['metadata']['name']}.toml")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
-            res = subprocess.run([binary, "check-config", "--config", path], capture_output=True, text=True, env=env)
+            res = subprocess.run([binary, "check-config", "--no-files", "--config", path], capture_output=True, text=True, env=env)
             where = f"{name} ConfigMap/{cm['metadata']['name']}"
             if not R.ok(res.returncode == 0, where,
                         f"scf-bridge check-config rejects it: {res.stderr.strip().splitlines()[-1:]}"):

@@ -71,6 +71,11 @@ impl ClientSet {
         if let Some(dir) = dir {
             let listing = std::fs::read_dir(dir)
                 .map_err(|e| format!("auth.clients_dir {}: {e}", dir.display()))?;
+            // Symlinks are followed only to files inside the directory
+            // (Kubernetes links each key to `..data/<key>`); anything that
+            // leads out of it is refused.
+            let root = std::fs::canonicalize(dir)
+                .map_err(|e| format!("auth.clients_dir {}: {e}", dir.display()))?;
             let mut names = Vec::new();
             for entry in listing {
                 let entry =
@@ -92,7 +97,16 @@ impl ClientSet {
             }
             names.sort();
             for name in names {
-                let key = read_key(&dir.join(&name))?;
+                let path = dir.join(&name);
+                let real = std::fs::canonicalize(&path)
+                    .map_err(|e| format!("key file {}: {e}", path.display()))?;
+                if !real.starts_with(&root) {
+                    return Err(format!(
+                        "key file {} leads out of auth.clients_dir; refused",
+                        path.display()
+                    ));
+                }
+                let key = read_key(&path)?;
                 set.insert(&name, key, dir_upstream, "auth.clients_dir")?;
             }
         }
@@ -182,10 +196,27 @@ pub async fn watch(
     }
 }
 
-/// A key file holds the SecretKey; surrounding whitespace is ignored.
+/// Largest key file read; a SecretKey is 32 characters.
+pub const MAX_KEY_FILE_BYTES: u64 = 4096;
+
+/// A key file holds the SecretKey; surrounding whitespace is ignored. At
+/// most [`MAX_KEY_FILE_BYTES`] are read, whatever the file's size.
 fn read_key(path: &Path) -> Result<Secret, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("key file {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("key file {}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(format!(
+            "key file {} is larger than {MAX_KEY_FILE_BYTES} bytes",
+            path.display()
+        ));
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| format!("key file {} is not UTF-8 text", path.display()))?;
     let key = text.trim();
     if key.is_empty() {
         return Err(format!("key file {} is empty", path.display()));
@@ -267,6 +298,34 @@ mod tests {
             upstream: UpstreamIdentity::Caller,
         }];
         assert!(ClientSet::load(&both, None, UpstreamIdentity::Caller).is_err());
+    }
+
+    #[test]
+    fn key_files_are_capped_and_symlinks_stay_inside_the_directory() {
+        let d = tmpdir("links");
+        let data = d.join("..2026_11_30");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("AKIDin"), "key-in").unwrap();
+        std::os::unix::fs::symlink("..2026_11_30", d.join("..data")).unwrap();
+        std::os::unix::fs::symlink("..data/AKIDin", d.join("AKIDin")).unwrap();
+        // The Kubernetes layout loads.
+        let set = ClientSet::load(&[], Some(&d), UpstreamIdentity::Caller).unwrap();
+        assert_eq!(set.get("AKIDin").unwrap().secret_key.expose(), "key-in");
+        // A link out of the directory is refused, not read.
+        let outside = tmpdir("outside");
+        std::fs::write(outside.join("k"), "OUTSIDEKEY").unwrap();
+        std::os::unix::fs::symlink(outside.join("k"), d.join("AKIDout")).unwrap();
+        let err = ClientSet::load(&[], Some(&d), UpstreamIdentity::Caller).unwrap_err();
+        assert!(err.contains("AKIDout") && err.contains("out of"), "{err}");
+        std::fs::remove_file(d.join("AKIDout")).unwrap();
+        std::os::unix::fs::symlink("/proc/self/environ", d.join("AKIDenv")).unwrap();
+        assert!(ClientSet::load(&[], Some(&d), UpstreamIdentity::Caller).is_err());
+        std::fs::remove_file(d.join("AKIDenv")).unwrap();
+        // A big file is refused after reading at most the cap.
+        std::fs::write(d.join("AKIDbig"), "k".repeat(100_000)).unwrap();
+        let err = ClientSet::load(&[], Some(&d), UpstreamIdentity::Caller).unwrap_err();
+        assert!(err.contains("larger than 4096"), "{err}");
+        assert!(!err.contains("kkkk"), "{err}");
     }
 
     #[test]

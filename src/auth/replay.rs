@@ -51,6 +51,25 @@ pub struct ReplayMemory {
     window_secs: u64,
     /// The fingerprints' random key, this memory's own.
     keys: RandomState,
+    /// Most entries one SecretId may hold ([`ReplayMemory::with_client_share`]).
+    per_id_limit: usize,
+    /// Entries held per SecretId and second, sharded by SecretId. Only
+    /// verified SecretIds get here, so it holds at most one entry per
+    /// configured client.
+    per_id: Vec<Mutex<HashMap<String, IdCount>>>,
+}
+
+/// Seconds an entry is kept past the window: a request whose clock reading
+/// was taken an instant before another's still finds every entry inside its
+/// window (the reading and the check are microseconds apart; the margin
+/// covers far more).
+pub const EXPIRY_MARGIN_SECS: u64 = 2;
+
+/// One SecretId's entries: per second, and their total.
+#[derive(Default)]
+struct IdCount {
+    total: usize,
+    by_second: std::collections::BTreeMap<u64, usize>,
 }
 
 #[derive(Default)]
@@ -71,7 +90,23 @@ impl ReplayMemory {
             capacity,
             window_secs,
             keys: RandomState::new(),
+            per_id_limit: capacity,
+            per_id: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
         }
+    }
+
+    /// Caps what one SecretId may hold at `percent`% of the capacity (at
+    /// least one entry), so one client filling the memory cannot refuse
+    /// the others (`auth.replay_client_share_percent`).
+    pub fn with_client_share(mut self, percent: u8) -> Self {
+        let percent = usize::from(percent.clamp(1, 100));
+        self.per_id_limit = (self.capacity.saturating_mul(percent) / 100).max(1);
+        self
+    }
+
+    /// Most entries one SecretId may hold.
+    pub fn per_client_limit(&self) -> usize {
+        self.per_id_limit
     }
 
     /// Capacity for `rate` requests per second sustained over the whole
@@ -94,10 +129,43 @@ impl ReplayMemory {
 
     /// Check and remember in one step. `timestamp` must already be inside
     /// `[now - window, now + window]`.
+    ///
+    /// A SecretId holding its share ([`ReplayMemory::with_client_share`])
+    /// gets [`Seen::Full`] for a new entry (and still [`Seen::Replay`] for
+    /// a replay); the others are unaffected.
     pub fn check_and_insert(&self, secret_id: &str, nonce: u64, timestamp: u64, now: u64) -> Seen {
         let fp = self.fingerprint(secret_id, nonce);
         // The high half picks the shard; the tables index by the low half.
         let shard_ix = ((fp >> 64) as u64 >> (64 - SHARDS.trailing_zeros())) as usize;
+        if self.per_id_limit >= self.capacity {
+            return self.insert_expiring(shard_ix, fp, timestamp, now);
+        }
+        let id_ix = (self.keys.hash_one((2u8, secret_id)) as usize) & (SHARDS - 1);
+        let mut ids = lock(&self.per_id[id_ix]);
+        let count = ids.entry(secret_id.to_owned()).or_default();
+        let horizon = self.horizon(now);
+        while let Some(entry) = count.by_second.first_entry() {
+            if *entry.key() >= horizon {
+                break;
+            }
+            count.total -= entry.remove();
+        }
+        if count.total >= self.per_id_limit {
+            let held = lock(&self.shards[shard_ix])
+                .by_second
+                .get(&timestamp)
+                .is_some_and(|s| s.find(fp).is_ok());
+            return if held { Seen::Replay } else { Seen::Full };
+        }
+        let seen = self.insert_expiring(shard_ix, fp, timestamp, now);
+        if seen == Seen::New {
+            count.total += 1;
+            *count.by_second.entry(timestamp).or_default() += 1;
+        }
+        seen
+    }
+
+    fn insert_expiring(&self, shard_ix: usize, fp: u128, timestamp: u64, now: u64) -> Seen {
         match self.try_insert(shard_ix, fp, timestamp, now) {
             Seen::Full => {
                 // Other shards may hold expired seconds nobody touched yet.
@@ -106,6 +174,12 @@ impl ReplayMemory {
             }
             seen => seen,
         }
+    }
+
+    /// The oldest second still kept at `now`: the window plus
+    /// [`EXPIRY_MARGIN_SECS`].
+    fn horizon(&self, now: u64) -> u64 {
+        now.saturating_sub(self.window_secs + EXPIRY_MARGIN_SECS)
     }
 
     /// The 128-bit keyed hash of `(secret_id, nonce)`; never 0 (the tables'
@@ -157,7 +231,7 @@ impl ReplayMemory {
 
     /// Forget every second that has left the window.
     fn expire(&self, shard: &mut Shard, now: u64) {
-        let horizon = now.saturating_sub(self.window_secs);
+        let horizon = self.horizon(now);
         if shard.by_second.is_empty() || shard.oldest >= horizon {
             return;
         }
@@ -263,7 +337,7 @@ impl Second {
     }
 }
 
-fn lock(m: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -299,13 +373,20 @@ mod tests {
         for n in 0..10 {
             assert_eq!(m.check_and_insert("AKID", n, 1000, 1000), Seen::New);
         }
-        // Still inside the window at now = 1300: all remembered.
+        // Still inside the window at now = 1300, and its margin after: all
+        // remembered.
         m.expire_all(1300);
         assert_eq!(m.len(), 10);
         assert_eq!(m.check_and_insert("AKID", 1, 1000, 1300), Seen::Replay);
-        // One second later they have left it (the verifier would now reject
-        // the timestamp as expired anyway).
-        m.expire_all(1301);
+        m.expire_all(1300 + EXPIRY_MARGIN_SECS);
+        assert_eq!(m.len(), 10);
+        assert_eq!(
+            m.check_and_insert("AKID", 1, 1000, 1300 + EXPIRY_MARGIN_SECS),
+            Seen::Replay
+        );
+        // Past the margin they are gone (the verifier rejects the timestamp
+        // as expired from 1301 on anyway).
+        m.expire_all(1301 + EXPIRY_MARGIN_SECS);
         assert_eq!(m.len(), 0);
     }
 
@@ -320,6 +401,28 @@ mod tests {
         assert_eq!(m.check_and_insert("AKID", 0, 10, 10), Seen::Replay);
         // Room comes back when the window moves on.
         assert_eq!(m.check_and_insert("AKID", 99, 400, 400), Seen::New);
+    }
+
+    #[test]
+    fn one_client_filling_its_share_does_not_refuse_the_others() {
+        let m = ReplayMemory::new(10, 300).with_client_share(50);
+        assert_eq!(m.per_client_limit(), 5);
+        for n in 0..5 {
+            assert_eq!(m.check_and_insert("AKIDgreedy", n, 10, 10), Seen::New);
+        }
+        assert_eq!(m.check_and_insert("AKIDgreedy", 99, 10, 10), Seen::Full);
+        // Its own replays are still replays, not "full".
+        assert_eq!(m.check_and_insert("AKIDgreedy", 3, 10, 10), Seen::Replay);
+        for n in 0..5 {
+            assert_eq!(m.check_and_insert("AKIDother", n, 10, 10), Seen::New);
+        }
+        assert_eq!(m.len(), 10);
+        // The share comes back as the window moves on.
+        let later = 10 + 300 + EXPIRY_MARGIN_SECS + 1;
+        assert_eq!(
+            m.check_and_insert("AKIDgreedy", 99, later, later),
+            Seen::New
+        );
     }
 
     #[test]

@@ -183,6 +183,19 @@ pub struct Function {
     /// Triggers.
     pub triggers: Vec<Trigger>,
     pending: Option<Pending>,
+    /// What invocations run while an update is pending: the previous content.
+    previous: Option<Running>,
+}
+
+/// What an invocation of a function runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    /// The behaviour.
+    pub behaviour: Behaviour,
+    /// `Handler`.
+    pub handler: String,
+    /// `Runtime`.
+    pub runtime: String,
 }
 
 impl Function {
@@ -210,6 +223,7 @@ impl Function {
             status_reasons: Vec::new(),
             triggers: Vec::new(),
             pending: None,
+            previous: None,
         }
     }
 
@@ -227,6 +241,23 @@ impl Function {
             until: now + delay,
             then,
         });
+    }
+
+    /// Starts an update: `Updating` until `now + delay`, then `then`;
+    /// until then invocations run the content the function had before
+    /// `before` was changed into `self`.
+    pub fn begin_update(&mut self, before: &Function, then: Status, now: Instant, delay: Duration) {
+        self.previous = Some(before.running());
+        self.begin(Status::Updating, Some(then), now, delay);
+    }
+
+    /// What an invocation runs now.
+    pub fn running(&self) -> Running {
+        self.previous.clone().unwrap_or_else(|| Running {
+            behaviour: self.behaviour,
+            handler: self.handler.clone(),
+            runtime: self.runtime.clone(),
+        })
     }
 
     /// `CodeSize`, bytes.
@@ -312,6 +343,7 @@ impl Space {
                         Some(status) => {
                             f.status = status;
                             f.pending = None;
+                            f.previous = None;
                         }
                         None => gone.push(f.name.clone()),
                     }

@@ -193,25 +193,54 @@ pub enum DecodeError {
     /// A segment starting with `=`.
     #[error("a parameter has an empty name")]
     EmptyKey,
+    /// More parameters than `server.max_params`; found while decoding, so
+    /// the rest are never looked at.
+    #[error("the request has more than {max} parameters (server.max_params)")]
+    TooManyParameters { max: usize },
+}
+
+/// Bytes of decoding state per parameter beyond the decoded text: the
+/// decoder's offsets ([`Pair`], 24 B), the uniqueness check's index (8 B)
+/// and the verifier's sorted `(key, value)` slices (32 B), rounded up.
+pub const DECODE_BYTES_PER_PARAM: usize = 80;
+
+/// An upper bound on the heap a decode and a signature check of an
+/// `input_len`-byte form take, with at most `max_params` parameters: the
+/// decoded text (never longer than the input) plus the per-parameter state.
+/// What the server reserves from its buffer budget before decoding.
+pub fn decode_bytes_needed(input_len: usize, max_params: usize) -> usize {
+    let pairs = max_params.min(input_len / 2 + 1);
+    input_len.saturating_add(pairs.saturating_mul(DECODE_BYTES_PER_PARAM))
 }
 
 /// Decodes a query string or form body (see the module doc for the rules).
 /// One pass over the input, then one UTF-8 check over the decoded text;
 /// two allocations for up to 16 parameters.
 pub fn decode_form(input: &[u8]) -> Result<Params, DecodeError> {
-    decode_form_with::<true>(input)
+    decode_form_with::<true>(input, usize::MAX)
+}
+
+/// [`decode_form`] that stops with [`DecodeError::TooManyParameters`] at
+/// the `max_params + 1`-th parameter: the list of offsets never holds more
+/// than `max_params` entries, whatever the input, and the rest of the input
+/// is not decoded. What the bridge runs on unauthenticated input.
+pub fn decode_form_limited(input: &[u8], max_params: usize) -> Result<Params, DecodeError> {
+    decode_form_with::<true>(input, max_params)
 }
 
 /// [`decode_form`], with values decoded eight bytes at a time where they
 /// allow it (`WORDS`) or one byte at a time throughout (the tests' reference:
 /// both must give the same result for every input).
-fn decode_form_with<const WORDS: bool>(input: &[u8]) -> Result<Params, DecodeError> {
+fn decode_form_with<const WORDS: bool>(
+    input: &[u8],
+    max_params: usize,
+) -> Result<Params, DecodeError> {
     // Decoding never lengthens the text, so the output fits in a buffer of
     // the input's size, written through a cursor (`w`) and cut to length at
     // the end.
     let mut buf: Vec<u8> = vec![0; input.len()];
     let mut w = 0;
-    let mut pairs: Vec<Pair> = Vec::with_capacity(16);
+    let mut pairs: Vec<Pair> = Vec::with_capacity(16.min(max_params));
     let mut i = 0;
     while i < input.len() {
         match input[i] {
@@ -221,6 +250,9 @@ fn decode_form_with<const WORDS: bool>(input: &[u8]) -> Result<Params, DecodeErr
             }
             b'=' => return Err(DecodeError::EmptyKey),
             _ => {}
+        }
+        if pairs.len() == max_params {
+            return Err(DecodeError::TooManyParameters { max: max_params });
         }
         let segment_start = i;
         let key_start = w;
@@ -836,7 +868,7 @@ mod tests {
                 let form = format!("a=b&v={value}&z=1");
                 assert_eq!(
                     decode_form(form.as_bytes()),
-                    decode_form_with::<false>(form.as_bytes()),
+                    decode_form_with::<false>(form.as_bytes(), usize::MAX),
                     "{form}"
                 );
             }
@@ -853,7 +885,7 @@ mod tests {
             let form = format!("v={plain}{dense}{plain}{dense}{tail}");
             assert_eq!(
                 decode_form(form.as_bytes()),
-                decode_form_with::<false>(form.as_bytes()),
+                decode_form_with::<false>(form.as_bytes(), usize::MAX),
                 "{tail}"
             );
         }
@@ -880,14 +912,73 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn prop_word_decoding_equals_byte_decoding(input in wordy_form()) {
-            proptest::prop_assert_eq!(decode_form(&input), decode_form_with::<false>(&input));
+            proptest::prop_assert_eq!(decode_form(&input), decode_form_with::<false>(&input, usize::MAX));
         }
 
         #[test]
         fn prop_word_decoding_equals_byte_decoding_on_any_bytes(
             input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)
         ) {
-            proptest::prop_assert_eq!(decode_form(&input), decode_form_with::<false>(&input));
+            proptest::prop_assert_eq!(decode_form(&input), decode_form_with::<false>(&input, usize::MAX));
+        }
+    }
+
+    #[test]
+    fn the_parameter_cap_stops_decoding_at_the_first_parameter_past_it() {
+        let many = "a&".repeat(1_000_000);
+        assert_eq!(
+            decode_form_limited(many.as_bytes(), 300),
+            Err(DecodeError::TooManyParameters { max: 300 })
+        );
+        // Exactly at the cap is fine; empty segments do not count.
+        let at_cap: String = (0..300).map(|i| format!("k{i}=v&&")).collect();
+        assert_eq!(
+            decode_form_limited(at_cap.as_bytes(), 300).unwrap().len(),
+            300
+        );
+        let over = format!("{at_cap}x=1");
+        let err = decode_form_limited(over.as_bytes(), 300).unwrap_err();
+        assert_eq!(err, DecodeError::TooManyParameters { max: 300 });
+        assert!(err.to_string().contains("server.max_params"), "{err}");
+        // A malformed escape before the cap is still reported as such.
+        assert_eq!(
+            decode_form_limited(b"k=%G", 1),
+            Err(DecodeError::BadPercentEncoding { key: "k".into() })
+        );
+    }
+
+    #[test]
+    fn decode_accounting_bounds_the_text_and_the_pairs() {
+        assert_eq!(decode_bytes_needed(0, 256), DECODE_BYTES_PER_PARAM);
+        assert_eq!(
+            decode_bytes_needed(20 << 20, 256),
+            (20 << 20) + 256 * DECODE_BYTES_PER_PARAM
+        );
+        // A short form cannot hold more parameters than half its bytes.
+        assert_eq!(
+            decode_bytes_needed(10, 256),
+            10 + 6 * DECODE_BYTES_PER_PARAM
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prop_the_cap_only_refuses_what_has_more_parameters(
+            input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+            max in 0usize..12,
+        ) {
+            match (decode_form(&input), decode_form_limited(&input, max)) {
+                (Ok(all), Ok(capped)) => {
+                    proptest::prop_assert!(all.len() <= max);
+                    proptest::prop_assert_eq!(all, capped);
+                }
+                (Ok(all), Err(e)) => {
+                    proptest::prop_assert!(all.len() > max);
+                    proptest::prop_assert_eq!(e, DecodeError::TooManyParameters { max });
+                }
+                (Err(_), Ok(_)) => proptest::prop_assert!(false, "the cap made a bad form good"),
+                (Err(_), Err(_)) => {}
+            }
         }
     }
 

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod region;
 pub mod request;
 pub mod signature;
+pub mod upload;
 
 use std::fmt;
 

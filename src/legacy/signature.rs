@@ -58,24 +58,6 @@ impl SignatureMethod {
     }
 }
 
-/// On POST the legacy signature leaves out every value that starts with
-/// `@` (docs/protocol.md, "Signature (v1)"), so no signature covers such a
-/// value. The first parameter outside `allowed` (an action's upload
-/// parameters) that has one, if any; always `None` for GET.
-pub fn unsigned_upload<'a>(
-    http_method: &str,
-    params: &'a Params,
-    allowed: &[&str],
-) -> Option<&'a str> {
-    if http_method != "POST" {
-        return None;
-    }
-    params
-        .iter()
-        .find(|(k, v)| v.starts_with('@') && !allowed.contains(k))
-        .map(|(k, _)| k)
-}
-
 /// The string to sign: `METHOD + host + path + "?" + k1=v1&k2=v2…` where
 ///
 /// * the pairs are all parameters but `Signature`;
@@ -371,18 +353,6 @@ pub fn verify_streamed(
 mod tests {
     use super::*;
     use crate::legacy::decode::decode_form;
-
-    #[test]
-    fn only_the_upload_parameters_may_carry_an_unsigned_at_value_on_post() {
-        let p = decode_form(b"Action=CreateFunction&code=%40UEsDBA&functionName=f").unwrap();
-        assert_eq!(unsigned_upload("POST", &p, &["code"]), None);
-        assert_eq!(unsigned_upload("POST", &p, &[]), Some("code"));
-        let p = decode_form(b"code=%40zip&handler=%40index.main").unwrap();
-        assert_eq!(unsigned_upload("POST", &p, &["code"]), Some("handler"));
-        assert_eq!(unsigned_upload("GET", &p, &[]), None);
-        let p = decode_form(b"param=%7B%22a%22%3A%22%40x%22%7D").unwrap();
-        assert_eq!(unsigned_upload("POST", &p, &[]), None);
-    }
 
     const HOST: &str = "scf.api.qcloud.com";
     const KEY: &str = "Gu5t9xGARNpq86cd98joQYCN3Cozk1qA";

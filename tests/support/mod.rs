@@ -177,3 +177,34 @@ pub fn header_map(h: &HeaderMap) -> HashMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
         .collect()
 }
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `pairs` plus a legacy HmacSHA1 `Signature` made with `key` for `method`
+/// and `host`, as the legacy SDKs sign (POST values starting with `@` left
+/// out), form-encoded.
+pub fn signed_form(method: &str, host: &str, key: &str, pairs: &[(&str, &str)]) -> String {
+    use scf_bridge::legacy::signature::{self, SignatureMethod};
+    let params = scf_bridge::legacy::decode::decode_form(form(pairs).as_bytes()).unwrap();
+    let s = signature::string_to_sign(method, host, signature::LEGACY_PATH, &params);
+    let sig = signature::sign(key, SignatureMethod::HmacSha1, &s);
+    let mut all = pairs.to_vec();
+    all.push(("Signature", &sig));
+    form(&all)
+}
+
+/// A fresh directory under the system's temporary directory.
+pub fn fresh_dir(tag: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("scf-bridge-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

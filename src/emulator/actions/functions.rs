@@ -11,7 +11,7 @@
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use super::{check_qualifier, descending, filters, not_found, page, passes, Answer, Ctx};
+use super::{descending, filters, page, passes, with_function, Answer, Ctx};
 use crate::emulator::account::{Behaviour, CodeRef, Function, Status, MAX_FUNCTIONS};
 use crate::emulator::error::{code, ApiError};
 use crate::emulator::request::{string_in, Params};
@@ -256,7 +256,7 @@ fn status_reasons(f: &Function) -> Value {
 }
 
 /// `ListFunctions`: `Order` (ASC/DESC, default DESC), `Orderby` (AddTime,
-/// ModTime, FunctionName; default AddTime), `Offset`, `Limit` (≤ 100),
+/// ModTime, FunctionName; default AddTime), `Offset`, `Limit` (≤ 1000),
 /// `SearchKey` (substring of the name), `Description` (substring), `Filters`
 /// (on the listed object's fields).
 pub fn list(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
@@ -272,7 +272,7 @@ pub fn list(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
             ))
         }
     };
-    let (offset, limit) = params.offset_limit(100)?;
+    let (offset, limit) = params.offset_limit(1000)?;
     let search = params.str("SearchKey")?.unwrap_or("");
     let description = params.str("Description")?.unwrap_or("");
     let filters = filters(params)?;
@@ -310,9 +310,7 @@ pub fn list(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
 /// `GetFunction`: the whole configuration, `Status`, `Triggers`; `CodeInfo`
 /// only with `ShowCode=TRUE`.
 pub fn get(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
-    let name = params.function_name()?;
     let namespace = params.namespace()?;
-    check_qualifier(params, None)?;
     let show_code = match params.str("ShowCode")? {
         None | Some("FALSE") => false,
         Some("TRUE") => true,
@@ -323,57 +321,54 @@ pub fn get(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
             ))
         }
     };
-    ctx.state
-        .account
-        .with_space(&ctx.region, namespace, ctx.now, &ctx.wall, |space, _| {
-            let f = space.functions.get(name).ok_or_else(|| not_found(name))?;
-            let triggers: Vec<Value> = f.triggers.iter().map(|t| t.to_json()).collect();
-            let mut answer = json!({
-                "ModTime": f.mod_time,
-                "Description": f.description,
-                "Triggers": triggers,
-                "Handler": f.handler,
-                "CodeSize": f.code_size(),
-                "Timeout": f.timeout,
-                "FunctionVersion": "$LATEST",
-                "MemorySize": f.memory_size,
-                "Runtime": f.runtime,
-                "FunctionName": f.name,
-                "VpcConfig": f.vpc_config,
-                "UseGpu": "FALSE",
-                "Environment": f.environment,
-                "CodeResult": "success",
-                "CodeError": "",
-                "ErrNo": 0,
-                "Namespace": namespace,
-                "Role": f.role,
-                "InstallDependency": "FALSE",
-                "Status": f.status.as_str(),
-                "StatusDesc": status_desc(f),
-                "ClsLogsetId": "",
-                "ClsTopicId": "",
-                "FunctionId": f.id,
-                "Tags": [],
-                "Type": f.kind,
-                "L5Enable": "FALSE",
-                "Layers": [],
-                "AddTime": f.add_time,
-                "OnsEnable": "FALSE",
-                "AvailableStatus": "Available",
-                "Qualifier": "$LATEST",
-                "InitTimeout": f.init_timeout,
-                "StatusReasons": status_reasons(f),
-                "AsyncRunEnable": "FALSE",
-                "TraceEnable": "FALSE",
-            });
-            if show_code {
-                answer["CodeInfo"] = Value::String(f.code_info());
-            }
-            let Value::Object(answer) = answer else {
-                unreachable!("json! of an object literal is an object")
-            };
-            Ok(answer)
-        })
+    with_function(ctx, params, |f, _| {
+        let triggers: Vec<Value> = f.triggers.iter().map(|t| t.to_json()).collect();
+        let mut answer = json!({
+            "ModTime": f.mod_time,
+            "Description": f.description,
+            "Triggers": triggers,
+            "Handler": f.handler,
+            "CodeSize": f.code_size(),
+            "Timeout": f.timeout,
+            "FunctionVersion": "$LATEST",
+            "MemorySize": f.memory_size,
+            "Runtime": f.runtime,
+            "FunctionName": f.name,
+            "VpcConfig": f.vpc_config,
+            "UseGpu": "FALSE",
+            "Environment": f.environment,
+            "CodeResult": "success",
+            "CodeError": "",
+            "ErrNo": 0,
+            "Namespace": namespace,
+            "Role": f.role,
+            "InstallDependency": "FALSE",
+            "Status": f.status.as_str(),
+            "StatusDesc": status_desc(f),
+            "ClsLogsetId": "",
+            "ClsTopicId": "",
+            "FunctionId": f.id,
+            "Tags": [],
+            "Type": f.kind,
+            "L5Enable": "FALSE",
+            "Layers": [],
+            "AddTime": f.add_time,
+            "OnsEnable": "FALSE",
+            "AvailableStatus": "Available",
+            "Qualifier": "$LATEST",
+            "InitTimeout": f.init_timeout,
+            "StatusReasons": status_reasons(f),
+            "AsyncRunEnable": "FALSE",
+            "TraceEnable": "FALSE",
+        });
+        if show_code {
+            answer["CodeInfo"] = Value::String(f.code_info());
+        }
+        let Value::Object(answer) = answer else {
+            unreachable!("json! of an object literal is an object")
+        };
+        Ok(answer)
+    })
 }
 
 /// Applies `change` to a copy of the `Active` (or `UpdateFailed`) function
@@ -384,27 +379,19 @@ fn update(
     params: &Params,
     change: impl FnOnce(&mut Function) -> Result<Status, ApiError>,
 ) -> Result<Answer, ApiError> {
-    let name = params.function_name()?;
-    let namespace = params.namespace()?;
     let delay = ctx.state.config.state_delay;
-    ctx.state
-        .account
-        .with_space(&ctx.region, namespace, ctx.now, &ctx.wall, |space, _| {
-            let f = space
-                .functions
-                .get_mut(name)
-                .ok_or_else(|| not_found(name))?;
-            if !matches!(f.status, Status::Active | Status::UpdateFailed) {
-                return Err(status_error(f));
-            }
-            let mut updated = f.clone();
-            updated.status_reasons.clear();
-            let then = change(&mut updated)?;
-            updated.mod_time = ctx.wall.clone();
-            updated.begin(Status::Updating, Some(then), ctx.now, delay);
-            *f = updated;
-            Ok(Map::new())
-        })
+    with_function(ctx, params, |f, _| {
+        if !matches!(f.status, Status::Active | Status::UpdateFailed) {
+            return Err(status_error(f));
+        }
+        let mut updated = f.clone();
+        updated.status_reasons.clear();
+        let then = change(&mut updated)?;
+        updated.mod_time = ctx.wall.clone();
+        updated.begin_update(f, then, ctx.now, delay);
+        *f = updated;
+        Ok(Map::new())
+    })
 }
 
 /// `UpdateFunctionConfiguration`: `Updating`, then `Active`.
@@ -464,24 +451,15 @@ pub fn update_code(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
 
 /// `DeleteFunction`: `Deleting`, then gone (with its triggers).
 pub fn delete(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
-    let name = params.function_name()?;
-    let namespace = params.namespace()?;
-    check_qualifier(params, None)?;
     let delay = ctx.state.config.state_delay;
-    ctx.state
-        .account
-        .with_space(&ctx.region, namespace, ctx.now, &ctx.wall, |space, _| {
-            let f = space
-                .functions
-                .get_mut(name)
-                .ok_or_else(|| not_found(name))?;
-            if matches!(
-                f.status,
-                Status::Creating | Status::Updating | Status::Deleting
-            ) {
-                return Err(status_error(f));
-            }
-            f.begin(Status::Deleting, None, ctx.now, delay);
-            Ok(Map::new())
-        })
+    with_function(ctx, params, |f, _| {
+        if matches!(
+            f.status,
+            Status::Creating | Status::Updating | Status::Deleting
+        ) {
+            return Err(status_error(f));
+        }
+        f.begin(Status::Deleting, None, ctx.now, delay);
+        Ok(Map::new())
+    })
 }

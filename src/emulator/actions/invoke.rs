@@ -159,9 +159,12 @@ pub async fn invoke(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
                     format!("the function {} is {}", f.name, f.status.as_str()),
                 ));
             }
-            let plan = match f.behaviour {
+            let running = f.running();
+            let plan = match running.behaviour {
                 Behaviour::Builtin(b) => runtime::plan(b, &call.event, &call.event_text),
-                Behaviour::Echo => runtime::plan_created(&f.handler, &f.runtime, &call.event_text),
+                Behaviour::Echo => {
+                    runtime::plan_created(&running.handler, &running.runtime, &call.event_text)
+                }
             };
             space.record(Invocation {
                 request_id: function_request_id.clone(),

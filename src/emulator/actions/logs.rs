@@ -7,12 +7,16 @@
 use serde_json::{json, Map, Value};
 
 use super::{check_qualifier, not_found, page, Answer, Ctx};
-use crate::emulator::account::{is_wall_time, Invocation};
+use crate::emulator::account::{is_wall_time, wall_time, Invocation};
 use crate::emulator::error::{code, ApiError};
 use crate::emulator::request::Params;
 
-/// `StartTime`/`EndTime` as given, checked.
-fn window(params: &Params) -> Result<(Option<&str>, Option<&str>), ApiError> {
+/// Default look-back of `GetRequestStatus` without `StartTime`, seconds.
+pub const DEFAULT_LOOK_BACK_SECS: u64 = 15 * 60;
+
+/// `StartTime`/`EndTime` as given, checked: both `YYYY-MM-DD HH:MM:SS`, and
+/// with `StartTime` also `EndTime`, later than it.
+fn window(params: &Params) -> Result<(Option<String>, Option<String>), ApiError> {
     let start = params.str("StartTime")?;
     let end = params.str("EndTime")?;
     for t in [start, end].into_iter().flatten() {
@@ -23,21 +27,36 @@ fn window(params: &Params) -> Result<(Option<&str>, Option<&str>), ApiError> {
             ));
         }
     }
-    Ok((start, end))
+    match (start, end) {
+        (Some(_), None) => Err(ApiError::new(
+            code::MISSING_PARAMETER,
+            "EndTime is required with StartTime",
+        )),
+        (Some(s), Some(e)) if e <= s => Err(ApiError::new(
+            code::INVALID_PARAMETER_VALUE_DATE_TIME,
+            "EndTime must be later than StartTime",
+        )),
+        _ => Ok((start.map(str::to_owned), end.map(str::to_owned))),
+    }
 }
 
-fn within(i: &Invocation, (start, end): (Option<&str>, Option<&str>)) -> bool {
-    start.is_none_or(|s| i.start_time.as_str() >= s)
-        && end.is_none_or(|e| i.start_time.as_str() <= e)
+fn within(i: &Invocation, (start, end): &(Option<String>, Option<String>)) -> bool {
+    start.as_deref().is_none_or(|s| i.start_time.as_str() >= s)
+        && end.as_deref().is_none_or(|e| i.start_time.as_str() <= e)
 }
 
 /// `GetRequestStatus`: `FunctionName` and `FunctionRequestId` required;
-/// `Data` holds the one matching `RequestStatus` (none when unknown).
+/// `Data` holds the one matching `RequestStatus` (none when unknown or
+/// outside the window, by default the last 15 minutes).
 pub fn request_status(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
     let name = params.function_name()?;
     let request_id = params.required_str("FunctionRequestId")?;
     let namespace = params.namespace()?;
-    let window = window(params)?;
+    let mut window = window(params)?;
+    if window.0.is_none() {
+        // Without StartTime, the last 15 minutes.
+        window.0 = Some(wall_time(ctx.unix.saturating_sub(DEFAULT_LOOK_BACK_SECS)));
+    }
     let data: Vec<Value> =
         ctx.state
             .account
@@ -47,7 +66,7 @@ pub fn request_status(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
                 }
                 Ok(space
                     .invocation(name, request_id)
-                    .filter(|i| within(i, window))
+                    .filter(|i| within(i, &window))
                     .map(|i| {
                         json!({
                             "FunctionName": i.function_name,
@@ -130,7 +149,7 @@ pub fn function_logs(ctx: &Ctx, params: &Params) -> Result<Answer, ApiError> {
                     .filter(|i| i.function_name == name && i.ret_code != 1)
                     .filter(|i| request_id.is_none_or(|id| i.request_id == id))
                     .filter(|i| ret_code.is_none_or(|zero| (i.ret_code == 0) == zero))
-                    .filter(|i| within(i, window))
+                    .filter(|i| within(i, &window))
                     .collect();
                 found.sort_by(|a, b| match order_by {
                     "duration" => a.duration_ms.total_cmp(&b.duration_ms),

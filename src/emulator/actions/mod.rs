@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use tokio::time::Instant;
 
+use super::account::Function;
 use super::error::{code, ApiError};
 use super::request::Params;
 use super::schema::Action;
@@ -63,6 +64,27 @@ pub fn not_found(name: &str) -> ApiError {
         code::FUNCTION_NOT_FOUND,
         format!("the function {name} does not exist"),
     )
+}
+
+/// Runs `f` on the function the parameters name (`FunctionName`,
+/// `Namespace`, `Qualifier`), with a fresh sequence number.
+pub fn with_function<T>(
+    ctx: &Ctx,
+    params: &Params,
+    f: impl FnOnce(&mut Function, u64) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let name = params.function_name()?;
+    let namespace = params.namespace()?;
+    check_qualifier(params, None)?;
+    ctx.state
+        .account
+        .with_space(&ctx.region, namespace, ctx.now, &ctx.wall, |space, seq| {
+            let function = space
+                .functions
+                .get_mut(name)
+                .ok_or_else(|| not_found(name))?;
+            f(function, seq)
+        })
 }
 
 /// `Qualifier`, which may only name `$LATEST` (the emulator publishes no
@@ -138,4 +160,125 @@ pub fn passes(item: &Value, filters: &[(String, Vec<String>)]) -> bool {
         };
         values.contains(&field)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::emulator::account::wall_time;
+    use crate::emulator::EmulatorConfig;
+
+    fn state(delay_ms: u64) -> Arc<State> {
+        Arc::new(State::new(Arc::new(EmulatorConfig {
+            state_delay: Duration::from_millis(delay_ms),
+            ..EmulatorConfig::default()
+        })))
+    }
+
+    /// Runs `action` with `body` now (on tokio's clock).
+    async fn run(state: &Arc<State>, action: Action, body: Value) -> Result<Answer, ApiError> {
+        let params = Params::parse(action, body.to_string().as_bytes())?;
+        let ctx = Ctx {
+            state: Arc::clone(state),
+            region: "ap-guangzhou".into(),
+            now: Instant::now(),
+            unix: 1_700_000_000,
+            wall: wall_time(1_700_000_000),
+        };
+        dispatch(&ctx, &params).await
+    }
+
+    async fn status(state: &Arc<State>, name: &str) -> String {
+        let f = run(state, Action::GetFunction, json!({ "FunctionName": name }))
+            .await
+            .expect("GetFunction");
+        f["Status"].as_str().expect("Status").to_owned()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn states_change_exactly_after_the_delay_on_a_paused_clock() {
+        let s = state(200);
+        let zip = json!({ "ZipFile": "UEsDBA==" });
+        run(
+            &s,
+            Action::CreateFunction,
+            json!({ "FunctionName": "f", "Code": zip }),
+        )
+        .await
+        .expect("created");
+        tokio::time::advance(Duration::from_millis(199)).await;
+        assert_eq!(status(&s, "f").await, "Creating");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(status(&s, "f").await, "Active");
+
+        run(
+            &s,
+            Action::UpdateFunctionConfiguration,
+            json!({ "FunctionName": "f", "Timeout": 9 }),
+        )
+        .await
+        .expect("updated");
+        assert_eq!(status(&s, "f").await, "Updating");
+        let busy = run(
+            &s,
+            Action::UpdateFunctionCode,
+            json!({ "FunctionName": "f", "Handler": "a.b" }),
+        )
+        .await;
+        assert_eq!(busy.expect_err("busy").code, code::FUNCTION_STATUS_ERROR);
+        tokio::time::advance(Duration::from_millis(200)).await;
+        assert_eq!(status(&s, "f").await, "Active");
+
+        run(&s, Action::DeleteFunction, json!({ "FunctionName": "f" }))
+            .await
+            .expect("deleting");
+        assert_eq!(status(&s, "f").await, "Deleting");
+        tokio::time::advance(Duration::from_millis(200)).await;
+        let gone = run(&s, Action::GetFunction, json!({ "FunctionName": "f" })).await;
+        assert_eq!(gone.expect_err("gone").code, code::FUNCTION_NOT_FOUND);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_async_invocation_runs_then_is_recorded_done() {
+        let s = state(0);
+        let r = run(
+            &s,
+            Action::Invoke,
+            json!({ "FunctionName": "sleep", "InvocationType": "Event", "ClientContext": "{\"ms\": 5000}" }),
+        )
+        .await
+        .expect("queued");
+        let id = r["Result"]["FunctionRequestId"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let ask = json!({ "FunctionName": "sleep", "FunctionRequestId": id });
+        let rc = |a: Answer| a["Data"][0]["RetCode"].clone();
+        let now = run(&s, Action::GetRequestStatus, ask.clone())
+            .await
+            .expect("status");
+        assert_eq!(rc(now), json!(1), "running");
+        tokio::time::sleep(Duration::from_millis(5001)).await;
+        tokio::task::yield_now().await;
+        let later = run(&s, Action::GetRequestStatus, ask)
+            .await
+            .expect("status");
+        assert_eq!(rc(later), json!(0), "done after its 5 s");
+    }
+
+    #[test]
+    fn filters_match_the_listed_fields() {
+        let f = vec![("Runtime".to_owned(), vec!["Go1".to_owned()])];
+        assert!(passes(&json!({ "Runtime": "Go1" }), &f));
+        assert!(!passes(&json!({ "Runtime": "Python3.9" }), &f));
+        assert!(!passes(&json!({}), &f));
+        assert!(passes(
+            &json!({ "Enable": 1 }),
+            &[("Enable".to_owned(), vec!["1".to_owned()])]
+        ));
+    }
 }

@@ -9,7 +9,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{check_qualifier, descending, filters, not_found, page, passes, Answer, Ctx};
+use super::{descending, filters, page, passes, with_function, Answer, Ctx};
 use crate::emulator::account::{Function, Status, Trigger, MAX_TRIGGERS_PER_TYPE};
 use crate::emulator::error::{code, ApiError};
 use crate::emulator::request::{valid_function_name, Params};
@@ -99,26 +99,6 @@ fn must_be_active(f: &Function) -> Result<(), ApiError> {
             ),
         ))
     }
-}
-
-/// Runs `f` on the function the parameters name.
-fn with_function<T>(
-    ctx: &Ctx,
-    params: &Params,
-    f: impl FnOnce(&mut Function, u64) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let name = params.function_name()?;
-    let namespace = params.namespace()?;
-    check_qualifier(params, None)?;
-    ctx.state
-        .account
-        .with_space(&ctx.region, namespace, ctx.now, &ctx.wall, |space, seq| {
-            let function = space
-                .functions
-                .get_mut(name)
-                .ok_or_else(|| not_found(name))?;
-            f(function, seq)
-        })
 }
 
 /// `CreateTrigger`: answers `TriggerInfo`. `Enable` defaults to `OPEN`.
