@@ -1,7 +1,7 @@
 //! Arbitrary bytes as a legacy request: the first byte picks the HTTP method
 //! (bit 0: GET/POST) and whether a `Host` header came (bit 1); the rest is
 //! the query or form body. It walks the bridge's own path — the gate
-//! (`decode_form_limited` under a parameter cap → `parse_request` → the
+//! (`decode_form_limited` under a parameter cap → `read_common` → the
 //! unsigned-`@` check → `Verifier::verify`) with a fixed client set — and
 //! checks:
 //!
@@ -26,8 +26,6 @@ use scf_bridge::credentials::Swappable;
 use scf_bridge::error::ErrorKind;
 use scf_bridge::gate::{admit_now, GateLimits};
 use scf_bridge::legacy::decode::{decode_form, decode_form_limited, DecodeError, Params};
-use scf_bridge::legacy::decode::{decode_form, Params};
-use scf_bridge::legacy::request::parse_request;
 use scf_bridge::legacy::request::read_common;
 use scf_bridge::legacy::signature::{sign, string_to_sign, LEGACY_PATH};
 use scf_bridge::legacy::upload::unsigned_upload_violation;
