@@ -191,17 +191,18 @@ impl Action for InvokeFunction {
         };
         if target == Target::InvokeFunction {
             let body = Bytes::from(invoke_function_body(&f));
-            let fall_back = settings.sync_action == SyncAction::Auto;
-            if !fall_back {
-                // `param` is in the body now and will not be needed again.
-                f.param = None;
-            }
+            // `param` is in the body now: not held twice while SCF runs.
+            f.param = None;
+            let sent = body.clone();
             let shape = SyncShape {
                 status_code_result: true,
                 ..shape
             };
             match invoke(scf, INVOKE_FUNCTION_ACTION, body, &f, shape).await {
-                Err(Failure::Scf(e)) if fall_back && proves_unsupported(&e.code) => {
+                Err(Failure::Scf(e))
+                    if settings.sync_action == SyncAction::Auto
+                        && proves_unsupported(&e.code) =>
+                {
                     tracing::info!(
                         region = %region,
                         code = %e.code,
@@ -209,6 +210,8 @@ impl Action for InvokeFunction {
                     );
                     settings.invoke_function_refused.remember(&region);
                     metrics::invoke_function_fallback(&e.code);
+                    // The event back from the body SCF refused (rare path).
+                    f.param = event_of(&sent)?;
                 }
                 other => return other,
             }
@@ -218,6 +221,23 @@ impl Action for InvokeFunction {
         f.param = None;
         invoke(scf, invoke::ACTION, body, &f, shape).await
     }
+}
+
+/// The `Event` of an `InvokeFunction` body the bridge built.
+fn event_of(body: &[u8]) -> Result<Option<String>, Failure> {
+    #[derive(serde::Deserialize)]
+    struct EventOnly {
+        #[serde(rename = "Event")]
+        event: Option<String>,
+    }
+    serde_json::from_slice::<EventOnly>(body)
+        .map(|b| b.event)
+        .map_err(|e| {
+            Failure::Bridge(BridgeError::new(
+                ErrorKind::Internal,
+                format!("the InvokeFunction body did not read back: {e}"),
+            ))
+        })
 }
 
 /// Sends one invocation to `action` (`Invoke` or `InvokeFunction`) and maps
