@@ -7,7 +7,10 @@
 # SECONDS per target (default 30: the short, bounded run CI makes). TARGETs
 # default to every target in fuzz/fuzz_targets. FUZZ_PARALLEL=1 runs the
 # targets at the same time (one core each) instead of one after the other.
-# Installs cargo-fuzz if it is missing, builds, runs each target from its
+# Installs cargo-fuzz, if no cargo-fuzz of the pinned version is on PATH,
+# under the checkout (cargo install --root target/tools; never ~/.cargo).
+# Builds against the committed fuzz/Cargo.lock and fails if that is stale
+# rather than rewriting it. Runs each target from its
 # committed seeds (fuzz/seeds/<target>) plus the corpus kept between runs
 # (fuzz/corpus/<target>, not committed), and fails if any target crashes;
 # the crashing input is left in fuzz/artifacts/<target>/. Logs, with
@@ -32,9 +35,20 @@ cd "$root/fuzz"
 export RUSTC_BOOTSTRAP=1
 CARGO_FUZZ_VERSION="0.13.2"
 
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "== installing cargo-fuzz $CARGO_FUZZ_VERSION from crates.io"
-    cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
+TOOLS="$root/target/tools"
+export PATH="$TOOLS/bin:$PATH"
+if ! cargo fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then
+    echo "== installing cargo-fuzz $CARGO_FUZZ_VERSION from crates.io into ${TOOLS#"$root"/}"
+    cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION" --root "$TOOLS"
+fi
+
+# The fuzz crate is its own workspace with its own committed lock file; a
+# build must not rewrite it (the test run leaves tracked files alone).
+if ! cargo metadata --locked --format-version 1 --manifest-path "$root/fuzz/Cargo.toml" >/dev/null 2>&1; then
+    echo "fuzz/Cargo.lock is out of date with Cargo.toml/Cargo.lock: run" >&2
+    echo "  cargo metadata --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null" >&2
+    echo "and commit fuzz/Cargo.lock" >&2
+    exit 1
 fi
 
 if [ "$#" -gt 0 ]; then

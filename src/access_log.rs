@@ -5,8 +5,15 @@
 //! 8% of the bridge's CPU per request (docs/performance.md). Whether a line
 //! is written is still decided by the running log filter (target
 //! `scf_bridge::access`, level INFO), so `log.filter` and `/log-level` keep
-//! controlling it. In text mode, or before logging is set up, the record goes
-//! through tracing as an ordinary event.
+//! controlling it. In text mode (`log.format = "text"`, or `auto` on a
+//! terminal) the line is one compact, readable line — time, level, bridge
+//! request id, action, function, legacy code, total and upstream
+//! milliseconds to 0.1 — with empty fields left out. Before logging is set
+//! up the record goes through tracing as an ordinary event.
+//!
+//! The line's level says who should act: WARN for upstream failures (the
+//! 6000/6200 answers) and for the bridge at a limit, ERROR for the bridge's
+//! own failures, INFO for everything else, caller mistakes included.
 
 use std::cell::RefCell;
 use std::io::Write;
@@ -29,6 +36,22 @@ pub const ANSWERED: &str = "answered";
 /// `outcome` of a request whose client went away before the answer was
 /// ready; `code` is the answer it would have had.
 pub const CLIENT_CLOSED: &str = "client_closed";
+/// The level of a request's line: WARN when the way to SCF failed (or SCF
+/// answered 6000/6200) or the bridge was at a limit, ERROR when the bridge
+/// itself failed, INFO otherwise (successes and caller mistakes).
+pub fn level_for(code: i64, error: Option<crate::error::ErrorKind>) -> tracing::Level {
+    use crate::error::{ErrorKind, Source};
+    use crate::legacy::answer::codes;
+    match error {
+        Some(ErrorKind::Internal | ErrorKind::NoCredentials) => tracing::Level::ERROR,
+        Some(kind) if kind.source() != Source::Caller => tracing::Level::WARN,
+        Some(_) => tracing::Level::INFO,
+        None if code == codes::INTERNAL_ERROR || code == codes::TEMPORARILY_UNAVAILABLE => {
+            tracing::Level::WARN
+        }
+        None => tracing::Level::INFO,
+    }
+}
 
 /// What one access-log line says. Strings are empty when unknown.
 #[derive(Serialize)]
@@ -56,6 +79,9 @@ pub struct Record<'a> {
     pub error_detail: &'a str,
     pub total_ms: f64,
     pub upstream_ms: f64,
+    /// See [`level_for`].
+    #[serde(skip)]
+    pub level: tracing::Level,
 }
 
 thread_local! {
@@ -64,12 +90,21 @@ thread_local! {
 
 /// Log one answered request, if the filter lets access lines through.
 pub fn log(record: &Record<'_>) {
-    if !tracing::enabled!(target: "scf_bridge::access", tracing::Level::INFO) {
+    let enabled = match record.level {
+        tracing::Level::ERROR => {
+            tracing::enabled!(target: "scf_bridge::access", tracing::Level::ERROR)
+        }
+        tracing::Level::WARN => {
+            tracing::enabled!(target: "scf_bridge::access", tracing::Level::WARN)
+        }
+        _ => tracing::enabled!(target: "scf_bridge::access", tracing::Level::INFO),
+    };
+    if !enabled {
         return;
     }
-    if JSON_LINES.get() != Some(&true) {
+    let Some(&json) = JSON_LINES.get() else {
         return log_event(record);
-    }
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -78,7 +113,13 @@ pub fn log(record: &Record<'_>) {
             return log_event(record);
         };
         buf.clear();
-        if write_line(&mut buf, now.as_secs(), now.subsec_micros(), record).is_ok() {
+        let written = if json {
+            write_line(&mut buf, now.as_secs(), now.subsec_micros(), record)
+        } else {
+            write_text_line(&mut buf, now.as_secs(), now.subsec_micros(), record);
+            Ok(())
+        };
+        if written.is_ok() {
             // One write per line, like the rest of the log; a failed write
             // to stderr has nowhere better to be reported.
             let _ = std::io::stderr().lock().write_all(&buf);
@@ -98,7 +139,9 @@ fn write_line(
 ) -> Result<(), serde_json::Error> {
     buf.extend_from_slice(b"{\"timestamp\":\"");
     write_rfc3339_micros(buf, secs, micros);
-    buf.extend_from_slice(b"\",\"level\":\"INFO\",\"target\":\"");
+    buf.extend_from_slice(b"\",\"level\":\"");
+    buf.extend_from_slice(record.level.as_str().as_bytes());
+    buf.extend_from_slice(b"\",\"target\":\"");
     buf.extend_from_slice(TARGET.as_bytes());
     buf.extend_from_slice(b"\",\"message\":\"request\",");
     // The record's own object, without its opening brace.
@@ -109,7 +152,61 @@ fn write_line(
     Ok(())
 }
 
-/// The record as an ordinary tracing event (text logs, tests without set-up).
+/// `2026-11-28T11:22:33.042Z  INFO 6f1c… InvokeFunction hello code=0 total=4.4ms upstream=3.5ms`,
+/// fields left out when empty; the error's kind and detail when the bridge
+/// made the answer. Control characters of caller-chosen text are escaped.
+fn write_text_line(buf: &mut Vec<u8>, secs: u64, micros: u32, r: &Record<'_>) {
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(160);
+    let mut ts = Vec::with_capacity(27);
+    write_rfc3339_micros(&mut ts, secs, micros);
+    // Milliseconds are enough for a person: drop the last three digits.
+    let ts = String::from_utf8_lossy(&ts);
+    let _ = write!(line, "{}Z {:>5}", &ts[..23], r.level.as_str());
+    for field in [r.request_id, r.action, r.function] {
+        if !field.is_empty() {
+            line.push(' ');
+            push_escaped(&mut line, field);
+        }
+    }
+    let _ = write!(line, " code={}", r.code);
+    let _ = write!(line, " total={:.1}ms", r.total_ms);
+    if r.upstream_ms > 0.0 {
+        let _ = write!(line, " upstream={:.1}ms", r.upstream_ms);
+    }
+    if r.throttle_retries > 0 {
+        let _ = write!(line, " throttle_retries={}", r.throttle_retries);
+    }
+    if let Some(ms) = r.client_closed_ms {
+        let _ = write!(
+            line,
+            " client_closed={ms:.1}ms scf_call_sent={}",
+            r.scf_call_sent
+        );
+    }
+    if !r.bridge_error.is_empty() {
+        let _ = write!(line, " error={}", r.bridge_error);
+    }
+    if !r.error_detail.is_empty() {
+        line.push_str(" (");
+        push_escaped(&mut line, r.error_detail);
+        line.push(')');
+    }
+    line.push('\n');
+    buf.extend_from_slice(line.as_bytes());
+}
+
+fn push_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// The record as an ordinary tracing event (tests without set-up).
 fn log_event(r: &Record<'_>) {
     tracing::info!(
         target: "scf_bridge::access",
@@ -197,6 +294,7 @@ mod tests {
             error_detail: "bad",
             total_ms: 1.5,
             upstream_ms: 0.0,
+            level: tracing::Level::INFO,
         };
         let mut buf = Vec::new();
         write_line(&mut buf, 1_795_864_953, 42, &record).unwrap();
@@ -214,5 +312,80 @@ mod tests {
         assert_eq!(v["outcome"], "answered");
         assert_eq!(v["client_closed_ms"], serde_json::Value::Null);
         assert_eq!(v.as_object().unwrap().len(), 22);
+    }
+
+    #[test]
+    fn a_text_line_is_compact_without_empty_fields() {
+        let mut record = Record {
+            request_id: "6f1c2d",
+            outcome: ANSWERED,
+            scf_call_sent: true,
+            client_closed_ms: None,
+            throttle_retries: 0,
+            method: "POST",
+            action: "InvokeFunction",
+            function: "hello",
+            namespace: "",
+            region: "ap-guangzhou",
+            code: 0,
+            code_desc: "Success",
+            scf_request_id: "x",
+            function_request_id: "",
+            bridge_error: "",
+            error_detail: "",
+            total_ms: 4.44,
+            upstream_ms: 3.46,
+            level: tracing::Level::INFO,
+        };
+        let mut buf = Vec::new();
+        write_text_line(&mut buf, 1_795_864_953, 42_000, &record);
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "2026-11-28T11:22:33.042Z  INFO 6f1c2d InvokeFunction hello code=0 total=4.4ms upstream=3.5ms\n"
+        );
+        record.function = "";
+        record.upstream_ms = 0.0;
+        record.code = 4100;
+        record.bridge_error = "signature-failure";
+        record.error_detail = "bad\nsignature";
+        let mut buf = Vec::new();
+        write_text_line(&mut buf, 1_795_864_953, 42_000, &record);
+        let line = String::from_utf8(buf).unwrap();
+        assert_eq!(
+            line,
+            "2026-11-28T11:22:33.042Z  INFO 6f1c2d InvokeFunction code=4100 total=4.4ms error=signature-failure (bad\\nsignature)\n"
+        );
+        assert!(!line.contains('\u{1b}'), "no ANSI escapes");
+    }
+
+    #[test]
+    fn levels_follow_who_must_act() {
+        use crate::error::ErrorKind;
+        use tracing::Level;
+        assert_eq!(level_for(0, None), Level::INFO);
+        assert_eq!(
+            level_for(4100, Some(ErrorKind::SignatureFailure)),
+            Level::INFO
+        );
+        assert_eq!(
+            level_for(4000, Some(ErrorKind::InvalidParameter)),
+            Level::INFO
+        );
+        assert_eq!(
+            level_for(6200, Some(ErrorKind::UpstreamTimeout)),
+            Level::WARN
+        );
+        assert_eq!(
+            level_for(6000, Some(ErrorKind::UpstreamBadResponse)),
+            Level::WARN
+        );
+        assert_eq!(level_for(6000, None), Level::WARN);
+        assert_eq!(level_for(6200, None), Level::WARN);
+        assert_eq!(level_for(4400, Some(ErrorKind::Overloaded)), Level::WARN);
+        assert_eq!(level_for(6000, Some(ErrorKind::Internal)), Level::ERROR);
+        assert_eq!(
+            level_for(6000, Some(ErrorKind::NoCredentials)),
+            Level::ERROR
+        );
     }
 }

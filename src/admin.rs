@@ -1,6 +1,7 @@
 //! The operator's listener, never the data port: `GET /live`, `GET /ready`,
 //! `GET /metrics` (Prometheus text) and `GET`/`PUT /log-level` (the tracing
-//! filter, changed at run time).
+//! filter, changed at run time) and `GET /callers` (who still calls the
+//! legacy API: JSON, or a table with `Accept: text/plain`; `?since=`).
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +40,10 @@ pub trait LogControl: Send + Sync {
 pub struct Admin {
     pub readiness: Readiness,
     pub log: Option<Arc<dyn LogControl>>,
+    /// The migration table served at `/callers`.
+    pub callers: Option<Arc<crate::callers::Callers>>,
+    /// Seconds since the Unix epoch (the bridge's clock).
+    pub clock: crate::walk::Clock,
 }
 
 /// Serve until the task is dropped.
@@ -72,8 +77,14 @@ async fn route(admin: &Admin, req: Request<Incoming>) -> Response<Full<Bytes>> {
             }
         }
         (&Method::GET, "/metrics") => {
+            if let Some(c) = &admin.callers {
+                let hour_ago = (admin.clock)().saturating_sub(3600);
+                crate::metrics::callers(c.distinct_callers_since(hour_ago));
+            }
             let mut r = text(StatusCode::OK, "");
-            *r.body_mut() = Full::new(Bytes::from(crate::metrics::handle().render()));
+            let mut body = crate::metrics::handle().render();
+            body.push_str(&crate::metrics::render_process());
+            *r.body_mut() = Full::new(Bytes::from(body));
             r.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("text/plain; version=0.0.4"),
@@ -101,11 +112,46 @@ async fn route(admin: &Admin, req: Request<Incoming>) -> Response<Full<Bytes>> {
                 Err(e) => text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
             }
         }
-        (_, "/live" | "/ready" | "/metrics" | "/log-level") => {
+        (&Method::GET, "/callers") => callers(admin, &req),
+        (_, "/live" | "/ready" | "/metrics" | "/log-level" | "/callers") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// `GET /callers[?since=…]`: JSON, or a table when the client asks for
+/// `text/plain` (and not JSON).
+fn callers(admin: &Admin, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let Some(table) = &admin.callers else {
+        return text(StatusCode::NOT_FOUND, "caller table unavailable\n");
+    };
+    let now = (admin.clock)();
+    let mut since = None;
+    for pair in req.uri().query().unwrap_or("").split('&') {
+        if let Some(v) = pair.strip_prefix("since=") {
+            match crate::callers::parse_since(v, now) {
+                Ok(s) => since = Some(s),
+                Err(e) => return text(StatusCode::BAD_REQUEST, &format!("{e}\n")),
+            }
+        }
+    }
+    let snapshot = table.snapshot(since, now);
+    let accept = req
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.contains("text/plain") && !accept.contains("application/json") {
+        return text(StatusCode::OK, &snapshot.to_text());
+    }
+    let body = serde_json::to_vec_pretty(&snapshot).unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    r
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Full<Bytes>> {

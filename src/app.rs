@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::actions::ActionSettings;
 use crate::admin::{self, Admin, LogControl, Readiness};
 use crate::auth::clients::{self, ClientSource};
 use crate::auth::{AuthMode, ClientSet, ReplayMemory, UpstreamIdentity, Verifier};
@@ -87,12 +88,54 @@ pub async fn start(
     start_with(settings, shutdown, StartOptions::default()).await
 }
 
+/// Every check `serve` makes before it takes a port: the configuration's
+/// values, the client keys (entries, key files, `clients_dir`), the TLS
+/// certificate and key, `upstream.ca_file`, and the bridge credentials a
+/// forwarding upstream needs. `check-config` runs exactly this, so its
+/// success means `serve` starts unless a port is taken.
+pub fn preflight(settings: &Settings) -> Result<(), StartError> {
+    settings.validate()?;
+    let clients = match settings.auth_mode() {
+        AuthMode::Verify => Some(
+            client_source(settings)
+                .load()
+                .map_err(StartError::Clients)?,
+        ),
+        AuthMode::None => None,
+    };
+    if let (Some(cert), Some(key)) = (&settings.server.tls_cert, &settings.server.tls_key) {
+        let files = CertFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        tls::load(&files).map_err(StartError::Tls)?;
+    }
+    crate::upstream::client_tls_config(settings.upstream.ca_file.as_deref(), "upstream.ca_file")
+        .map_err(StartError::Upstream)?;
+    let needs_bridge_keys = match &clients {
+        None => true,
+        Some(set) => {
+            set.needs_bridge_credentials()
+                || settings.auth.clients_dir_upstream == UpstreamIdentity::Bridge
+        }
+    };
+    if settings.upstream.endpoint != Endpoint::Embedded
+        && needs_bridge_keys
+        && KeyPair::from_settings(&settings.credentials).is_none()
+    {
+        return Err(StartError::NoCredentials(
+            settings.upstream.endpoint.to_string(),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn start_with(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: StartOptions,
 ) -> Result<Running, StartError> {
-    settings.validate()?;
+    preflight(&settings)?;
     crate::metrics::handle();
     let readiness = Readiness::default();
     let reload_every = settings.auth.reload_interval();
@@ -102,6 +145,7 @@ pub async fn start_with(
         AuthMode::Verify => Some(source.load().map_err(StartError::Clients)?),
         AuthMode::None => None,
     };
+    let client_count = clients.as_ref().map_or(0, ClientSet::len);
     // Created before the emulator, which follows it as keys are reloaded.
     let client_cell = clients.clone().map(|set| Arc::new(Swappable::new(set)));
     let live_clients = client_cell.clone();
@@ -138,6 +182,7 @@ pub async fn start_with(
     let credentials = Arc::new(Swappable::new(keys));
     let source = Arc::new(Swappable::new(source));
 
+    let mut replay_capacity_used = None;
     let verifier = match client_cell.clone() {
         None => {
             tracing::warn!("legacy signatures are not verified (auth.mode = none)");
@@ -152,6 +197,7 @@ pub async fn start_with(
                 .unwrap_or_else(|| ReplayMemory::capacity_for(10_000, settings.auth.max_skew_secs));
             let replay = ReplayMemory::new(capacity, settings.auth.max_skew_secs)
                 .with_client_share(settings.auth.replay_client_share_percent);
+            replay_capacity_used = Some(replay.capacity());
             crate::metrics::replay_fill(0, replay.capacity());
             // The memory starts empty: requests signed before this start
             // (less the grace) may have been accepted by the previous run.
@@ -189,16 +235,19 @@ pub async fn start_with(
     };
 
     let (deadline_tx, deadline_rx) = tokio::sync::watch::channel(false);
+    let callers = Arc::new(crate::callers::Callers::default());
     let frontend = Arc::new(Frontend {
         bridge: Bridge {
             upstream: Arc::new(upstream),
-            default_region: settings.upstream.region.clone(),
+            default_region: settings.default_region(),
             credentials: credentials.clone(),
             verifier,
             mode: settings.upstream.mode,
             clock: options.clock,
             gate: crate::gate::GateLimits::from_settings(&settings.server),
-            actions: crate::actions::ActionSettings {
+            actions: ActionSettings {
+                wait_limit: Duration::from_millis(settings.upstream.function_ready_timeout_ms),
+                wait_interval: Duration::from_millis(settings.upstream.function_ready_poll_ms),
                 sync_action: settings.upstream.sync_action,
                 documented_aliases: settings.legacy.documented_aliases,
                 throttle_retry_budget: Duration::from_millis(
@@ -216,6 +265,7 @@ pub async fn start_with(
         settings: settings.server.clone(),
         deadline: deadline_rx,
         function_label: settings.metrics.function_label,
+        callers: callers.clone(),
     });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -253,6 +303,8 @@ pub async fn start_with(
         let admin = Arc::new(Admin {
             readiness: readiness.clone(),
             log: options.log.clone(),
+            callers: Some(callers.clone()),
+            clock: frontend.bridge.clock.clone(),
         });
         tokio::spawn(admin::serve(listener, admin));
     }
@@ -297,6 +349,17 @@ pub async fn start_with(
     });
 
     readiness.set_ready();
+    let summary = startup_summary(&StartupFacts {
+        addr,
+        tls_addr,
+        admin_addr,
+        endpoint: &endpoint,
+        embedded: settings.upstream.endpoint == Endpoint::Embedded,
+        mode: settings.upstream.mode,
+        auth: mode,
+        client_keys: client_count,
+        replay_capacity: replay_capacity_used,
+    });
     tracing::info!(
         addr = ?addr,
         tls_addr = ?tls_addr,
@@ -304,7 +367,8 @@ pub async fn start_with(
         auth = ?mode,
         upstream_mode = ?settings.upstream.mode,
         upstream = ?endpoint,
-        "scf-bridge ready"
+        client_keys = client_count,
+        "scf-bridge ready: {summary}"
     );
     Ok(Running {
         addr,
@@ -315,6 +379,67 @@ pub async fn start_with(
         reloader,
         task,
     })
+}
+
+/// What the start-up line says.
+struct StartupFacts<'a> {
+    addr: Option<SocketAddr>,
+    tls_addr: Option<SocketAddr>,
+    admin_addr: Option<SocketAddr>,
+    endpoint: &'a Endpoint,
+    embedded: bool,
+    mode: crate::config::UpstreamMode,
+    auth: AuthMode,
+    client_keys: usize,
+    replay_capacity: Option<usize>,
+}
+
+/// The start-up line in words: listeners, upstream, auth, keys, replay store.
+fn startup_summary(f: &StartupFacts<'_>) -> String {
+    let mut listeners: Vec<String> = Vec::new();
+    if let Some(a) = f.addr {
+        listeners.push(format!("http://{a}"));
+    }
+    if let Some(a) = f.tls_addr {
+        listeners.push(format!("https://{a}"));
+    }
+    let admin = match f.admin_addr {
+        Some(a) => format!("admin on http://{a}"),
+        None => "no admin listener".to_owned(),
+    };
+    let target = match f.endpoint {
+        Endpoint::Embedded => "the embedded SCF emulator".to_owned(),
+        Endpoint::Url { https, authority } => {
+            let scheme = if *https { "https" } else { "http" };
+            if f.embedded {
+                format!("the embedded SCF emulator at {scheme}://{authority}")
+            } else {
+                format!("{scheme}://{authority}")
+            }
+        }
+    };
+    let upstream = match f.mode {
+        crate::config::UpstreamMode::Forward => format!("calls forwarded to {target}"),
+        crate::config::UpstreamMode::DryRun => {
+            format!("dry-run: calls to {target} are logged, never sent")
+        }
+    };
+    let auth = match f.auth {
+        AuthMode::Verify => format!(
+            "legacy signatures verified against {} client key{}",
+            f.client_keys,
+            if f.client_keys == 1 { "" } else { "s" }
+        ),
+        AuthMode::None => "legacy signatures NOT verified (auth.mode = none)".to_owned(),
+    };
+    let replay = match f.replay_capacity {
+        Some(n) => format!("replay memory in this process ({n} entries)"),
+        None => "no replay memory".to_owned(),
+    };
+    format!(
+        "listening on {}, {admin}; {upstream}; {auth}; {replay}",
+        listeners.join(" and ")
+    )
 }
 
 fn client_source(settings: &Settings) -> ClientSource {
@@ -416,5 +541,56 @@ impl Reloader {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_startup_line_says_it_in_words() {
+        let endpoint = Endpoint::Url {
+            https: true,
+            authority: "scf.tencentcloudapi.com".into(),
+        };
+        let line = startup_summary(&StartupFacts {
+            addr: Some("127.0.0.1:8080".parse().unwrap()),
+            tls_addr: Some("0.0.0.0:8443".parse().unwrap()),
+            admin_addr: Some("127.0.0.1:9901".parse().unwrap()),
+            endpoint: &endpoint,
+            embedded: false,
+            mode: crate::config::UpstreamMode::Forward,
+            auth: AuthMode::Verify,
+            client_keys: 3,
+            replay_capacity: Some(6000),
+        });
+        assert_eq!(
+            line,
+            "listening on http://127.0.0.1:8080 and https://0.0.0.0:8443, admin on http://127.0.0.1:9901; \
+             calls forwarded to https://scf.tencentcloudapi.com; \
+             legacy signatures verified against 3 client keys; replay memory in this process (6000 entries)"
+        );
+        let local = Endpoint::Url {
+            https: false,
+            authority: "127.0.0.1:4000".into(),
+        };
+        let line = startup_summary(&StartupFacts {
+            addr: Some("127.0.0.1:8080".parse().unwrap()),
+            tls_addr: None,
+            admin_addr: None,
+            endpoint: &local,
+            embedded: true,
+            mode: crate::config::UpstreamMode::DryRun,
+            auth: AuthMode::None,
+            client_keys: 0,
+            replay_capacity: None,
+        });
+        assert!(
+            line.contains("dry-run: calls to the embedded SCF emulator at http://127.0.0.1:4000"),
+            "{line}"
+        );
+        assert!(line.contains("NOT verified"), "{line}");
+        assert!(line.contains("no admin listener"), "{line}");
     }
 }

@@ -203,6 +203,11 @@ pub struct UpstreamSettings {
     pub connect_retries: u32,
     /// Extra PEM trust roots for the upstream, beside the built-in webpki roots.
     pub ca_file: Option<PathBuf>,
+    /// How long `CreateFunction`/`UpdateFunction` wait for the function to
+    /// leave `Creating`/`Updating` before answering.
+    pub function_ready_timeout_ms: u64,
+    /// How often they read the function's state while waiting.
+    pub function_ready_poll_ms: u64,
     /// `auto`, `invoke` or `invoke-function`: the 3.0 action of a
     /// synchronous legacy `InvokeFunction` (asynchronous ones are `Invoke`).
     pub sync_action: SyncAction,
@@ -311,6 +316,8 @@ connect_timeout_ms = 3000
 pool_idle_timeout_secs = 30
 pool_max_idle_per_host = 64
 connect_retries = 2
+function_ready_timeout_ms = 90000
+function_ready_poll_ms = 1000
 sync_action = "auto"
 throttle_retry_budget_ms = 2000
 allow_embedded_off_loopback = false
@@ -364,7 +371,8 @@ impl Settings {
         Self::load_with_env(file, std::env::vars().collect())
     }
 
-    pub fn load_with_env(file: Option<&Path>, env: EnvMap) -> Result<Settings, ConfigError> {
+    pub fn load_with_env(file: Option<&Path>, mut env: EnvMap) -> Result<Settings, ConfigError> {
+        use crate::config_messages as messages;
         use config::{Config, Environment, File, FileFormat};
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         if let Some(path) = file {
@@ -376,6 +384,17 @@ impl Settings {
             // offending line, which may hold a secret.
             check_toml_syntax(path, &text)?;
             builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        }
+        // Only the names, to say where an unknown key came from.
+        let names: EnvMap = env
+            .keys()
+            .filter(|k| k.starts_with(ENV_PREFIX))
+            .map(|k| (k.clone(), String::new()))
+            .collect();
+        for (key, items) in messages::take_list_keys(&mut env) {
+            builder = builder
+                .set_override(key, items)
+                .map_err(|e| ConfigError::Parse(e.to_string()))?;
         }
         let tencent = [
             (ENV_SECRET_ID, "credentials.secret_id"),
@@ -402,7 +421,7 @@ impl Settings {
         let settings: Settings = builder
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| ConfigError::Parse(without_values(&e.to_string())))?;
+            .map_err(|e| ConfigError::Parse(messages::explain(&e.to_string(), file, &names)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -444,8 +463,34 @@ impl Settings {
                  set auth.allow_unauthenticated = true to override",
             ));
         }
+        let named: Vec<(&'static str, SocketAddr)> = [
+            ("server.listen", self.server.listen),
+            ("server.tls_listen", self.server.tls_listen),
+            ("admin.listen", self.admin.listen),
+        ]
+        .into_iter()
+        .filter_map(|(k, a)| a.map(|a| (k, a)))
+        .collect();
+        for (i, (key_a, a)) in named.iter().enumerate() {
+            for (key_b, b) in &named[i + 1..] {
+                let overlap =
+                    a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified();
+                if a.port() != 0 && a.port() == b.port() && overlap {
+                    return Err(invalid(
+                        key_b,
+                        format!("{b} is the same port as {key_a} ({a})"),
+                    ));
+                }
+            }
+        }
         if !matches!(self.log.format.as_str(), "json" | "text" | "auto") {
-            return Err(invalid("log.format", "expected json, text or auto"));
+            return Err(invalid(
+                "log.format",
+                format!(
+                    "\"{}\" is not one of auto, json, text",
+                    self.log.format.chars().take(32).collect::<String>()
+                ),
+            ));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return Err(invalid(
@@ -524,21 +569,22 @@ impl Settings {
                  upstream.allow_embedded_off_loopback = true to override",
             ));
         }
-        if !is_region_name(&self.upstream.region) {
-            return Err(invalid(
-                "upstream.region",
-                format!(
-                    "`{}` is not a 3.0 region name such as ap-guangzhou",
-                    self.upstream.region
-                ),
-            ));
-        }
+        // The rule a request's `Region` follows: a legacy short code or a
+        // region name.
+        crate::legacy::region::resolve_region(&self.upstream.region)
+            .map_err(|e| invalid("upstream.region", e.to_string()))?;
         if self.upstream.timeout_secs == 0 {
             return Err(invalid("upstream.timeout_secs", "must be greater than 0"));
         }
         if self.upstream.connect_timeout_ms == 0 {
             return Err(invalid(
                 "upstream.connect_timeout_ms",
+                "must be greater than 0",
+            ));
+        }
+        if self.upstream.function_ready_poll_ms == 0 {
+            return Err(invalid(
+                "upstream.function_ready_poll_ms",
                 "must be greater than 0",
             ));
         }
@@ -593,6 +639,13 @@ impl Settings {
                 AuthMode::Verify
             }
         })
+    }
+
+    /// `upstream.region` as a 3.0 region name (`gz` → `ap-guangzhou`).
+    pub fn default_region(&self) -> String {
+        crate::legacy::region::resolve_region(&self.upstream.region)
+            .map(std::borrow::Cow::into_owned)
+            .unwrap_or_else(|_| self.upstream.region.clone())
     }
 
     /// The effective configuration as TOML, secrets redacted.
@@ -679,7 +732,7 @@ fn check_toml_syntax(path: &Path, text: &str) -> Result<(), ConfigError> {
 /// backticks or double quotes (`invalid type: string "abc", expected an
 /// integer for key `x``), and that value may be a secret. Key names (in
 /// backticks after `key `) are kept.
-fn without_values(message: &str) -> String {
+pub(crate) fn without_values(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(open) = rest.find(['`', '"']) {
@@ -988,7 +1041,12 @@ mod tests {
                 "https://{zone}.x",
                 "upstream.endpoint",
             ),
-            ("SCF_BRIDGE__UPSTREAM__REGION", "gz", "upstream.region"),
+            ("SCF_BRIDGE__UPSTREAM__REGION", "GZ", "upstream.region"),
+            (
+                "SCF_BRIDGE__UPSTREAM__REGION",
+                "ap_guangzhou",
+                "upstream.region",
+            ),
             ("SCF_BRIDGE__SERVER__LISTEN", "nowhere", "server.listen"),
             (
                 "SCF_BRIDGE__SERVER__TLS_LISTEN",
@@ -1005,6 +1063,11 @@ mod tests {
                 "SCF_BRIDGE__UPSTREAM__TIMEOUT_SECS",
                 "0",
                 "upstream.timeout_secs",
+            ),
+            (
+                "SCF_BRIDGE__UPSTREAM__FUNCTION_READY_POLL_MS",
+                "0",
+                "upstream.function_ready_poll_ms",
             ),
             (
                 "TENCENTCLOUD_SECRET_ID",
@@ -1169,5 +1232,171 @@ mod tests {
             assert!(text.contains("AKIDvisible"));
             assert!(text.contains("<redacted>"));
         }
+    }
+
+    fn file_with(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("scf-bridge-msg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_bad_enum_value_lists_the_valid_ones() {
+        for (var, value, line) in [
+            (
+                "SCF_BRIDGE__AUTH__MODE",
+                "verfy",
+                "auth.mode: \"verfy\" is not one of none, verify",
+            ),
+            (
+                "SCF_BRIDGE__UPSTREAM__MODE",
+                "dryrun",
+                "upstream.mode: \"dryrun\" is not one of dry-run, forward",
+            ),
+            (
+                "SCF_BRIDGE__LOG__FORMAT",
+                "jsn",
+                "log.format: \"jsn\" is not one of auto, json, text",
+            ),
+        ] {
+            let err = Settings::load_with_env(None, env(&[(var, value)])).unwrap_err();
+            assert_eq!(err.to_string(), format!("invalid configuration: {line}"));
+        }
+        let path = file_with(
+            "enum.toml",
+            "[[auth.clients]]\nsecret_id = \"a\"\nsecret_key = \"k\"\nupstream = \"me\"\n",
+        );
+        let err = Settings::load_with_env(Some(&path), EnvMap::new()).unwrap_err();
+        assert!(
+            err.to_string().contains("is not one of bridge, self"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_names_the_closest_valid_key_and_where_it_was_set() {
+        let path = file_with("typo.toml", "[upstream]\nendpiont = \"x\"\n");
+        let err = Settings::load_with_env(Some(&path), EnvMap::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "invalid configuration: upstream.endpiont in {} is not a known key; did you mean upstream.endpoint?",
+                path.display()
+            )
+        );
+        let err = Settings::load_with_env(None, env(&[("SCF_BRIDGE__SERVER__LISTN", "x")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("environment variable SCF_BRIDGE__SERVER__LISTN"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean server.listen?"), "{err}");
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_file_and_line_in_one_line_without_the_text() {
+        let path = file_with(
+            "syntax.toml",
+            "[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = \"TopSecretValue\n",
+        );
+        let err = Settings::load_with_env(Some(&path), EnvMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(&format!(
+                "invalid configuration: {}: TOML syntax error at line 3, column ",
+                path.display()
+            )),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+        assert!(!err.contains("TopSecretValue"), "{err}");
+    }
+
+    #[test]
+    fn a_secret_of_the_wrong_type_is_not_shown() {
+        let path = file_with(
+            "secret-type.toml",
+            "[credentials]\nsecret_id = \"AKIDx\"\nsecret_key = [\"TopSecret99\"]\n",
+        );
+        let err = Settings::load_with_env(Some(&path), EnvMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("credentials.secret_key"), "{err}");
+        assert!(!err.contains("TopSecret99"), "{err}");
+    }
+
+    #[test]
+    fn list_keys_are_set_from_the_environment_comma_separated() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__AUTH__SIGNING_HOSTS", "a.example, b.example")]),
+        )
+        .unwrap();
+        assert_eq!(s.auth.signing_hosts, vec!["a.example", "b.example"]);
+        let s = Settings::load_with_env(None, env(&[("SCF_BRIDGE__AUTH__SIGNING_HOSTS", "one")]))
+            .unwrap();
+        assert_eq!(s.auth.signing_hosts, vec!["one"]);
+    }
+
+    #[test]
+    fn region_follows_the_request_rule() {
+        let s =
+            Settings::load_with_env(None, env(&[("SCF_BRIDGE__UPSTREAM__REGION", "sh")])).unwrap();
+        assert_eq!(s.default_region(), "ap-shanghai");
+        let s = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__UPSTREAM__REGION", "ap-shanghai-fsi")]),
+        )
+        .unwrap();
+        assert_eq!(s.default_region(), "ap-shanghai-fsi");
+        for bad in ["GZ", "guangzhou", "ap_guangzhou", ""] {
+            let err = Settings::load_with_env(None, env(&[("SCF_BRIDGE__UPSTREAM__REGION", bad)]))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("upstream.region: unknown region"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn listeners_must_be_distinct() {
+        for (vars, key) in [
+            (
+                vec![("SCF_BRIDGE__ADMIN__LISTEN", "127.0.0.1:8080")],
+                "admin.listen",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__SERVER__LISTEN", "0.0.0.0:9000"),
+                    ("SCF_BRIDGE__ADMIN__LISTEN", "127.0.0.1:9000"),
+                    ("SCF_BRIDGE__AUTH__MODE", "none"),
+                    ("SCF_BRIDGE__AUTH__ALLOW_UNAUTHENTICATED", "true"),
+                ],
+                "admin.listen",
+            ),
+        ] {
+            let err = Settings::load_with_env(None, env(&vars))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("{key}: ")) && err.contains("same port"),
+                "{err}"
+            );
+        }
+        // Port 0 (any free port) never collides.
+        Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__SERVER__LISTEN", "127.0.0.1:0"),
+                ("SCF_BRIDGE__ADMIN__LISTEN", "127.0.0.1:0"),
+            ]),
+        )
+        .unwrap();
     }
 }

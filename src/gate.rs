@@ -58,12 +58,17 @@ pub struct Admitted {
     pub params: Params,
     pub signer: Signer,
     pub region: Option<String>,
+    /// Who called, for `GET /callers`.
+    pub caller: crate::callers::Caller,
 }
 
 /// A refusal, with the action when it was known (for the log and metrics).
 pub struct Refused {
     pub error: BridgeError,
     pub action: Option<&'static str>,
+    /// Who called, once the common parameters were read (boxed: refusals
+    /// are the rare path and the `Result` stays small).
+    pub caller: Box<crate::callers::Caller>,
 }
 
 impl From<BridgeError> for Refused {
@@ -71,6 +76,7 @@ impl From<BridgeError> for Refused {
         Refused {
             error,
             action: None,
+            caller: Default::default(),
         }
     }
 }
@@ -134,6 +140,7 @@ pub fn admit_now<'h>(
     let refused = |error| Refused {
         error,
         action: Some(entry.name),
+        caller: Default::default(),
     };
     // Before anything is read from them: a value the signature does not
     // cover is refused whatever else the request says.
@@ -149,17 +156,24 @@ pub fn admit_now<'h>(
         )));
     }
     let common = read_common(&params).map_err(|e| refused(request_error(e)))?;
+    let mut caller = crate::callers::caller_of(&params, &common, verifier);
     let signer = match verifier {
         Some(v) => v
             .verify_with_clock(http_method, host, &params, &common, clock)
-            .map_err(refused)?,
+            .map_err(|error| Refused {
+                error,
+                action: Some(entry.name),
+                caller: Box::new(caller.clone()),
+            })?,
         None => Signer::Bridge,
     };
+    caller.identity = Some(crate::callers::identity_of(&signer));
     Ok(Admitted {
         entry,
         params,
         signer,
         region: common.region,
+        caller,
     })
 }
 

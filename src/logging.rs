@@ -36,8 +36,13 @@ pub fn init(settings: &Settings) -> Arc<dyn LogControl> {
             )
             .init();
     } else {
+        // Colour only for a person at a terminal.
         registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .init();
     }
     Arc::new(FilterControl {

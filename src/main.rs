@@ -1,4 +1,5 @@
-//! The `scf-bridge` command: `serve` (default), `check-config`, `emulator`.
+//! The `scf-bridge` command: `serve` (default), `check-config`, `emulator`,
+//! `invoke` (a legacy client, src/client.rs).
 //! Parses arguments, sets up logging and the runtime, waits for signals.
 #![forbid(unsafe_code)]
 
@@ -20,8 +21,21 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "scf-bridge",
-    version,
-    about = "Legacy SCF v2 InvokeFunction → SCF API 3.0 Invoke bridge"
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("SCF_BRIDGE_GIT_COMMIT"),
+        ")"
+    ),
+    about = "Legacy SCF v2 InvokeFunction → SCF API 3.0 Invoke bridge",
+    after_help = "\
+Configuration: built-in defaults, then the TOML file (--config or SCF_BRIDGE_CONFIG), then the \
+environment: TENCENTCLOUD_SECRET_ID / TENCENTCLOUD_SECRET_KEY / TENCENTCLOUD_SESSION_TOKEN for \
+the bridge's key pair, and SCF_BRIDGE__<SECTION>__<KEY> for any key \
+(SCF_BRIDGE__UPSTREAM__ENDPOINT=https://scf.tencentcloudapi.com; lists comma-separated: \
+SCF_BRIDGE__AUTH__SIGNING_HOSTS=a,b). SCF_BRIDGE_LOG overrides log.filter.\n\
+`scf-bridge check-config` runs every check `serve` makes before taking a port.\n\
+Docs: README.md (quick start, every key), docs/operations.md (running it), docs/protocol.md."
 )]
 struct Cli {
     /// TOML configuration file (defaults apply when absent).
@@ -36,14 +50,17 @@ enum Command {
     /// Run the bridge (the default).
     Serve,
     /// Validate the configuration and print it, secrets redacted, with the
-    /// effective auth.mode; then load the legacy clients (key files and
-    /// auth.clients_dir) as the server would.
+    /// effective auth.mode, after every check `serve` makes before taking a
+    /// port (key files, auth.clients_dir, certificates, ca_file included).
     CheckConfig {
         /// Skip reading key files and directories (to check a configuration
         /// away from the machine it is meant for).
         #[arg(long)]
         no_files: bool,
     },
+    /// Call a legacy endpoint (the bridge) as a legacy SDK does, print the
+    /// answer; exit status 0 only when its code is 0.
+    Invoke(Box<scf_bridge::client::InvokeArgs>),
     /// Run only the SCF 3.0 emulator, for testing any 3.0 client. It accepts
     /// the key pair of TENCENTCLOUD_SECRET_ID/TENCENTCLOUD_SECRET_KEY or [credentials].
     Emulator {
@@ -89,6 +106,10 @@ fn parse_rate_limit(value: &str) -> Result<(String, u32), String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Invoke(args)) = cli.command {
+        // A client: the bridge's configuration plays no part.
+        return scf_bridge::client::run(*args);
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -98,6 +119,8 @@ fn main() -> ExitCode {
     };
     let log = scf_bridge::logging::init(&settings);
     match cli.command.unwrap_or(Command::Serve) {
+        // Handled before the configuration is loaded.
+        Command::Invoke(args) => scf_bridge::client::run(*args),
         Command::CheckConfig { no_files } => {
             // The effective mode, which the file may leave unset.
             let mode = settings.auth_mode();
@@ -108,6 +131,17 @@ fn main() -> ExitCode {
                     scf_bridge::auth::AuthMode::None => "none",
                 }
             );
+            // Every check `serve` makes before it takes a port; with
+            // --no-files, those that read no file.
+            let checked = if no_files {
+                settings.validate().map_err(Into::into)
+            } else {
+                scf_bridge::app::preflight(&settings)
+            };
+            if let Err(e) = checked {
+                eprintln!("scf-bridge: {e}");
+                return ExitCode::from(2);
+            }
             print!("{}", settings.to_redacted_toml());
             if mode == scf_bridge::auth::AuthMode::Verify && !no_files {
                 // The clients (inline, key files, auth.clients_dir) must load
@@ -217,7 +251,9 @@ fn run(fut: impl std::future::Future<Output = Result<(), BoxError>>) -> ExitCode
     }
 }
 
-/// Completes on SIGINT or SIGTERM, saying which.
+/// Completes on SIGINT or SIGTERM, saying which. From then on, a (further)
+/// SIGINT ends the process at once: a person pressing Ctrl-C twice does not
+/// want to wait for the drain.
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut term), Ok(mut int)) = (
@@ -228,7 +264,16 @@ async fn shutdown_signal() {
         return std::future::pending().await;
     };
     tokio::select! {
-        _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
-        _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down (SIGINT to stop at once)"),
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down (SIGINT again to stop at once)"),
     }
+    tokio::spawn(async move {
+        if int.recv().await.is_some() {
+            tracing::warn!(
+                signal = "SIGINT",
+                "second interrupt: exiting without draining"
+            );
+            std::process::exit(130);
+        }
+    });
 }

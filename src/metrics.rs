@@ -58,6 +58,13 @@ pub mod names {
     /// Gauge: requests whose client went away while their 3.0 call is
     /// still running at SCF, with nobody waiting for the answer.
     pub const UNWAITED_CALLS: &str = "scf_bridge_unwaited_calls";
+    /// Gauge: distinct callers (SecretIds) seen in the last hour (`/callers`).
+    pub const CALLERS: &str = "scf_bridge_callers";
+    /// Counter: `/callers` entries evicted, least recently seen first.
+    pub const CALLERS_EVICTED: &str = "scf_bridge_callers_evicted_total";
+    /// Counter: legacy requests by `request_client` family (the SDK name
+    /// without its version, from an allow-list; else `other`).
+    pub const CLIENT_REQUESTS: &str = "scf_bridge_client_requests_total";
     /// Gauge: always 1, with `version`.
     pub const BUILD_INFO: &str = "scf_bridge_build_info";
 }
@@ -79,9 +86,87 @@ pub fn handle() -> &'static PrometheusHandle {
         // A second recorder (another bridge in the same test process) is fine:
         // every bridge records through the first.
         let _ = metrics::set_global_recorder(recorder);
+        describe();
         metrics::gauge!(names::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         handle
     })
+}
+
+/// `# HELP` text for every metric (the exporter writes it beside `# TYPE`).
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        names::REQUESTS,
+        "Legacy requests answered, by action and legacy code."
+    );
+    describe_histogram!(
+        names::REQUEST_DURATION,
+        Unit::Seconds,
+        "Time from a request's head to its answer."
+    );
+    describe_histogram!(
+        names::UPSTREAM_DURATION,
+        Unit::Seconds,
+        "Time spent waiting for SCF API 3.0."
+    );
+    describe_counter!(
+        names::UPSTREAM_ERRORS,
+        "Failures on the way to SCF, by kind."
+    );
+    describe_counter!(names::UPSTREAM_REQUESTS, "Calls sent to SCF API 3.0.");
+    describe_counter!(
+        names::UPSTREAM_CONNECTIONS,
+        "New connections opened to SCF (reuse = 1 - connections / requests)."
+    );
+    describe_counter!(names::SCF_ERRORS, "SCF error answers, by 3.0 code.");
+    describe_gauge!(names::IN_FLIGHT, "Requests being handled.");
+    describe_counter!(
+        names::SHED,
+        "Requests refused because the bridge was at a limit, by reason."
+    );
+    describe_gauge!(names::REPLAY_ENTRIES, "Entries held in the replay memory.");
+    describe_gauge!(names::REPLAY_CAPACITY, "Capacity of the replay memory.");
+    describe_counter!(
+        names::RELOADS,
+        "Reloads of key sets, credentials, certificates and configuration, by what and result."
+    );
+    describe_gauge!(
+        names::CALLERS,
+        "Distinct legacy callers (SecretIds) seen in the last hour (GET /callers)."
+    );
+    describe_counter!(
+        names::CALLERS_EVICTED,
+        "Entries evicted from the /callers table, least recently seen first."
+    );
+    describe_counter!(
+        names::CLIENT_REQUESTS,
+        "Legacy requests by RequestClient family (SDK name without version; unknown: other)."
+    );
+    describe_gauge!(names::BUILD_INFO, "Always 1, labelled with the version.");
+    describe_counter!(
+        names::THROTTLE_RETRIES,
+        "3.0 calls sent again because SCF proved the previous one did not run (throttling), by reason."
+    );
+    describe_counter!(
+        names::THROTTLE_RECOVERED,
+        "3.0 calls answered after at least one throttle retry."
+    );
+    describe_counter!(
+        names::THROTTLE_GIVEN_UP,
+        "Throttled 3.0 calls given up when the retry budget or the deadline ran out, by reason."
+    );
+    describe_counter!(
+        names::INVOKE_FUNCTION_FALLBACKS,
+        "Synchronous invocations sent to 3.0 Invoke because 3.0 refused InvokeFunction as unsupported, by code."
+    );
+    describe_counter!(
+        names::CLIENT_CLOSED,
+        "Requests whose client went away before the answer was ready, by whether a 3.0 call had been sent."
+    );
+    describe_gauge!(
+        names::UNWAITED_CALLS,
+        "3.0 calls running whose client has gone away."
+    );
 }
 
 /// Count a reload of `what` (`clients`, `credentials`, `certificate`, `config`).
@@ -150,7 +235,7 @@ pub fn request(action: &str, code: i64, function: Option<&str>, elapsed: Duratio
 }
 
 /// Only actions the bridge knows become label values.
-fn bounded_action(action: &str) -> &'static str {
+pub(crate) fn bounded_action(action: &str) -> &'static str {
     match action {
         "InvokeFunction" => "InvokeFunction",
         "" => "none",
@@ -222,4 +307,190 @@ pub fn client_closed(sent: bool) {
 /// A 3.0 call left running with nobody waiting (+1), or it ended (-1).
 pub fn unwaited_calls(delta: f64) {
     metrics::gauge!(names::UNWAITED_CALLS).increment(delta);
+}
+
+pub fn callers(distinct_last_hour: usize) {
+    metrics::gauge!(names::CALLERS).set(distinct_last_hour as f64);
+}
+
+pub fn callers_evicted() {
+    metrics::counter!(names::CALLERS_EVICTED).increment(1);
+}
+
+thread_local! {
+    /// `scf_bridge_client_requests_total` handles by family, per thread (a
+    /// fixed, small set).
+    static CLIENT_COUNTERS: RefCell<Vec<(&'static str, Counter)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One legacy request, by its `RequestClient` family.
+pub fn client_request(request_client: &str) {
+    let family = crate::callers::client_family(request_client);
+    CLIENT_COUNTERS.with(|cell| {
+        let mut counters = cell.borrow_mut();
+        match counters.iter().find(|(f, _)| *f == family) {
+            Some((_, counter)) => counter.increment(1),
+            None => {
+                handle();
+                let counter = metrics::counter!(names::CLIENT_REQUESTS, "request_client" => family);
+                counter.increment(1);
+                counters.push((family, counter));
+            }
+        }
+    })
+}
+
+/// The process metrics Prometheus clients usually export, read from /proc
+/// on each scrape: resident memory, CPU seconds, open and maximum file
+/// descriptors, start time. Empty where /proc is not available.
+pub fn render_process() -> String {
+    let mut out = String::new();
+    let mut put = |name: &str, kind: &str, help: &str, value: f64| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
+        ));
+    };
+    // /proc reports times in USER_HZ, fixed at 100 for user space on Linux.
+    const USER_HZ: f64 = 100.0;
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the command name, which is in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        // utime, stime and starttime are fields 14, 15 and 22 (1-based);
+        // `fields` starts at field 3.
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+        if let (Some(u), Some(s)) = (field(14), field(15)) {
+            put(
+                "process_cpu_seconds_total",
+                "counter",
+                "Total user and system CPU time spent in seconds.",
+                (u + s) / USER_HZ,
+            );
+        }
+        let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        });
+        if let (Some(start), Some(boot)) = (field(22), boot) {
+            put(
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since unix epoch in seconds.",
+                boot + start / USER_HZ,
+            );
+        }
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        let kib = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok());
+        if let Some(kib) = kib {
+            put(
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+                kib * 1024.0,
+            );
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        put(
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            dir.count() as f64,
+        );
+    }
+    if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
+        let max = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|v| v.parse::<f64>().ok());
+        if let Some(max) = max {
+            put(
+                "process_max_fds",
+                "gauge",
+                "Maximum number of open file descriptors.",
+                max,
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_has_help_and_process_metrics_are_read() {
+        request("InvokeFunction", 0, None, Duration::from_millis(3));
+        request("InvokeFunction", 0, Some("f"), Duration::from_millis(3));
+        upstream_call(Duration::from_millis(1));
+        upstream_connection();
+        upstream_error("upstream-timeout");
+        scf_error("ResourceNotFound.Function");
+        shed("in_flight");
+        in_flight(0.0);
+        replay_fill(1, 10);
+        reload("config", true);
+        callers(2);
+        callers_evicted();
+        client_request("SDK_PYTHON_2.0.15");
+        throttle_retry("RequestLimitExceeded");
+        throttle_recovered();
+        throttle_given_up("RequestLimitExceeded");
+        invoke_function_fallback("UnsupportedOperation.Region");
+        client_closed(true);
+        unwaited_calls(0.0);
+        let text = format!("{}{}", handle().render(), render_process());
+        let types: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert!(types.len() >= 20, "{text}");
+        for name in &types {
+            assert!(
+                text.contains(&format!("# HELP {name} ")),
+                "no HELP for {name}:\n{text}"
+            );
+        }
+        for name in [
+            names::CALLERS,
+            names::CLIENT_REQUESTS,
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(types.contains(&name), "{name} missing:\n{text}");
+        }
+        let rss: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(rss > 1_000_000.0, "{rss}");
+        let start: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_start_time_seconds "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        assert!(
+            start <= now + 1.0 && start > now - 86_400.0 * 30.0,
+            "{start} vs {now}"
+        );
+    }
 }

@@ -57,6 +57,8 @@ pub struct Frontend {
     pub deadline: tokio::sync::watch::Receiver<bool>,
     /// Label request metrics with the function name (opt-in).
     pub function_label: bool,
+    /// Who still calls (`GET /callers` on the admin listener).
+    pub callers: Arc<crate::callers::Callers>,
 }
 
 /// Bounds on concurrent work: requests in flight, and request-body bytes
@@ -445,6 +447,7 @@ fn finish(
         crate::metrics::client_closed(ended.sent);
     }
     log_request(method, &reply, request_id, elapsed, ended);
+    record_caller(fe, &reply);
     let mut resp = to_response(reply);
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut()
@@ -616,6 +619,21 @@ fn panic_answer(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Ful
     to_response(Reply::from_error(e, RequestInfo::default()))
 }
 
+fn record_caller(fe: &Frontend, reply: &Reply) {
+    let i = &reply.info;
+    let Some(action) = i.action else {
+        return;
+    };
+    crate::metrics::client_request(&i.caller.request_client);
+    fe.callers.record(
+        &i.caller,
+        action,
+        i.function.as_deref().unwrap_or(""),
+        reply.answer.code,
+        (fe.bridge.clock)(),
+    );
+}
+
 fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Duration, ended: Ended) {
     let i = &reply.info;
     crate::access_log::log(&crate::access_log::Record {
@@ -648,5 +666,9 @@ fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Durati
             .upstream_duration
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0),
+        level: crate::access_log::level_for(
+            reply.answer.code,
+            reply.error.as_ref().map(|e| e.kind),
+        ),
     });
 }

@@ -83,6 +83,23 @@ pub fn legacy_code_for(code: &str) -> i64 {
             codes::UNSUPPORTED_VERSION
         }
         "ResponseSizeLimitExceeded" => codes::INTERNAL_ERROR,
+        // The name is taken: a bad value, as the legacy service answered.
+        "ResourceInUse.Function"
+        | "ResourceInUse.FunctionName"
+        | "ResourceInUse.Trigger"
+        | "ResourceInUse.TriggerName"
+        | "ResourceInUse.Cos"
+        | "ResourceInUse.Cmq"
+        | "UnsupportedOperation.Cos"
+        | "UnsupportedOperation.Trigger" => codes::INVALID_PARAMETER,
+        "FailedOperation.InsufficientResources" => codes::PURCHASE_FAILED,
+        "FailedOperation.AccountInsufficient" => codes::INSUFFICIENT_BALANCE,
+        "FailedOperation.AuthFailure" => codes::AUTH_FAILURE,
+        // Function busy (retry once it is Active) or logging not set up.
+        "UnsupportedOperation.UpdateFunctionCode"
+        | "InvalidParameter.Cls"
+        | "InvalidParameter.RoleCheck"
+        | "ResourceNotFound.RoleCheck" => codes::OPERATION_FAILED,
         _ if family("UnauthorizedOperation") => codes::NO_RESOURCE_AUTH,
         _ if family("AuthFailure") => codes::AUTH_FAILURE,
         _ if family("InvalidParameter")
@@ -196,6 +213,31 @@ mod tests {
             ("InternalError", 6000),
             ("InternalError.System", 6000),
             ("ResponseSizeLimitExceeded", 6000),
+            // Action-specific rows (docs/protocol.md, per action).
+            ("ResourceInUse.Function", 4000),
+            ("ResourceInUse.FunctionName", 4000),
+            ("ResourceInUse.Trigger", 4000),
+            ("ResourceInUse.TriggerName", 4000),
+            ("ResourceInUse.Cos", 4000),
+            ("ResourceInUse.Cmq", 4000),
+            ("UnsupportedOperation.Cos", 4000),
+            ("UnsupportedOperation.Trigger", 4000),
+            ("FailedOperation.InsufficientResources", 5200),
+            ("FailedOperation.AccountInsufficient", 5300),
+            ("FailedOperation.AuthFailure", 4100),
+            ("UnsupportedOperation.UpdateFunctionCode", 5100),
+            ("InvalidParameter.Cls", 5100),
+            ("InvalidParameter.RoleCheck", 5100),
+            ("ResourceNotFound.RoleCheck", 5100),
+            ("FailedOperation.TopicNotExist", 5100),
+            ("FailedOperation.CreateTrigger", 5100),
+            ("FailedOperation.FunctionStatusError", 5100),
+            ("LimitExceeded.Function", 4400),
+            ("InvalidParameterValue.ZipFile", 4000),
+            ("ResourceNotFound.Trigger", 5000),
+            ("UnauthorizedOperation.CreateTrigger", 4102),
+            ("InternalError.ES", 6000),
+            ("UnsupportedOperation.NotSupportRegion", 6100),
             ("SomethingNew", 6000),
             ("", 6000),
             // A prefix is a family only up to a dot.

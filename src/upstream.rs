@@ -417,17 +417,26 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn tls_config(settings: &UpstreamSettings) -> Result<rustls::ClientConfig, String> {
+    client_tls_config(settings.ca_file.as_deref(), "upstream.ca_file")
+}
+
+/// A rustls client configuration trusting the built-in webpki roots plus the
+/// PEM certificates of `ca_file`; `what` names the file in errors.
+pub fn client_tls_config(
+    ca_file: Option<&std::path::Path>,
+    what: &str,
+) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = &settings.ca_file {
+    if let Some(path) = ca_file {
         use rustls_pki_types::pem::PemObject;
         let certs = rustls_pki_types::CertificateDer::pem_file_iter(path)
-            .map_err(|e| format!("upstream.ca_file {}: {e}", path.display()))?;
+            .map_err(|e| format!("{what} {}: {e}", path.display()))?;
         for cert in certs {
-            let cert = cert.map_err(|e| format!("upstream.ca_file {}: {e}", path.display()))?;
+            let cert = cert.map_err(|e| format!("{what} {}: {e}", path.display()))?;
             roots
                 .add(cert)
-                .map_err(|e| format!("upstream.ca_file {}: {e}", path.display()))?;
+                .map_err(|e| format!("{what} {}: {e}", path.display()))?;
         }
     }
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());

@@ -51,6 +51,8 @@ pub struct RequestInfo {
     pub upstream_duration: Option<Duration>,
     /// 3.0 calls sent again because SCF proved they had not run.
     pub throttle_retries: u32,
+    /// Who called, for `GET /callers` (crate::callers).
+    pub caller: crate::callers::Caller,
 }
 
 /// The answer to one legacy request.
@@ -128,12 +130,14 @@ impl Bridge {
             metrics::replay_fill(v.replay.len(), v.replay.capacity());
         }
         let result = match admitted {
-            Ok(admitted) => {
+            Ok(mut admitted) => {
                 info.action = Some(admitted.entry.name);
+                info.caller = std::mem::take(&mut admitted.caller);
                 (admitted.entry.run)(self, admitted, sent, &mut info).await
             }
             Err(refused) => {
                 info.action = refused.action;
+                info.caller = *refused.caller;
                 Err(refused.error)
             }
         };

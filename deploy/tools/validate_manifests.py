@@ -636,9 +636,26 @@ def label_values_check(label: str, query: str, metrics_rs: str) -> None:
 
 # ---------------------------------------------------------- check-config --
 
+SECRETS_MOUNT = "/var/run/secrets/scf-bridge"
+
+
 def check_config_with_binary(rendered: dict[str, list[dict]], binary: str, tmp: str) -> None:
-    """Run the real binary's `check-config` on every rendered scf-bridge.toml."""
+    """Run the real binary's `check-config` on every rendered scf-bridge.toml.
+
+    check-config reads every file `serve` reads, so the Secrets are laid out
+    under a temporary directory standing in for /var/run/secrets/scf-bridge:
+    clients/<SecretId> holding a key, tls/ with a fresh certificate."""
+    from smoke_configs import make_pki
+
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}  # no SCF_BRIDGE__* or TENCENTCLOUD_* leaks in
+    secrets = os.path.join(tmp, "secrets")
+    os.makedirs(os.path.join(secrets, "clients"))
+    os.makedirs(os.path.join(secrets, "tls"))
+    with open(os.path.join(secrets, "clients", "AKIDcheckConfig0000000000000000001"), "w") as f:
+        f.write("checkConfigKey\n")
+    for fname, data in make_pki(os.path.join(secrets, "tls")).items():
+        with open(os.path.join(secrets, "tls", fname), "wb") as f:
+            f.write(data)
     for name, docs in rendered.items():
         for cm in by_kind(docs, "ConfigMap"):
             text = (cm.get("data") or {}).get("scf-bridge.toml")
@@ -646,8 +663,8 @@ def check_config_with_binary(rendered: dict[str, list[dict]], binary: str, tmp: 
                 continue
             path = os.path.join(tmp, f"{name.replace('/', '-')}.{cm['metadata']['name']}.toml")
             with open(path, "w", encoding="utf-8") as f:
-                f.write(text)
-            res = subprocess.run([binary, "check-config", "--no-files", "--config", path], capture_output=True, text=True, env=env)
+                f.write(text.replace(SECRETS_MOUNT, secrets))
+            res = subprocess.run([binary, "check-config", "--config", path], capture_output=True, text=True, env=env)
             where = f"{name} ConfigMap/{cm['metadata']['name']}"
             if not R.ok(res.returncode == 0, where,
                         f"scf-bridge check-config rejects it: {res.stderr.strip().splitlines()[-1:]}"):
@@ -702,6 +719,15 @@ def main() -> int:
     R.ok(migration == expected, "migration",
          "scf-bridge.migration.toml must equal base/scf-bridge.toml plus upstream.mode = \"dry-run\"")
     R.ok("mode" not in standalone.get("upstream", {}), "standalone", "standalone must not set upstream.mode")
+
+    # The sidecar Component ships the sidecar overlay's configuration, unchanged.
+    with open(os.path.join(deploy, "components", "sidecar", "scf-bridge.toml"), "rb") as f:
+        component_conf = f.read()
+    with open(os.path.join(deploy, "kustomize", "overlays", "sidecar", "scf-bridge.sidecar.toml"), "rb") as f:
+        R.ok(component_conf == f.read(), "components/sidecar",
+             "components/sidecar/scf-bridge.toml must equal overlays/sidecar/scf-bridge.sidecar.toml")
+    R.ok("overlays/sidecar-component" in rendered, "components/sidecar",
+         "the Component's example overlay (overlays/sidecar-component) was not rendered")
 
     # PromQL: alert rules (from the rendered monitoring kustomization) and the dashboard.
     queries: list[tuple[str, str]] = []

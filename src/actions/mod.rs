@@ -122,6 +122,11 @@ registry! {
     get_function::GetFunction,
     delete_function::DeleteFunction,
     get_account_settings::GetAccountSettings,
+    create_function::CreateFunction,
+    update_function::UpdateFunction,
+    get_function_logs::GetFunctionLogs,
+    set_trigger::SetTrigger,
+    delete_trigger::DeleteTrigger,
 }
 
 /// The registered action called `name` (exact, case-sensitive).

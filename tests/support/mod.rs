@@ -28,6 +28,15 @@ pub fn env(pairs: &[(&str, &str)]) -> EnvMap {
     m
 }
 
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A bridge configured only by these environment variables.
 pub async fn start_bridge(pairs: &[(&str, &str)]) -> SocketAddr {
     let settings = Settings::load_with_env(None, env(pairs)).expect("settings");
@@ -77,6 +86,23 @@ pub async fn get(addr: SocketAddr, path_and_query: &str) -> Answer {
         .body(Full::new(Bytes::new()))
         .unwrap();
     send(addr, req).await
+}
+
+/// GET on a fresh connection; `None` while nothing answers (readiness polls).
+pub async fn try_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let stream = TcpStream::connect(addr).await.ok()?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .ok()?;
+    tokio::spawn(conn);
+    let req = Request::get(path)
+        .header("host", addr.to_string())
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let resp = sender.send_request(req).await.ok()?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.ok()?.to_bytes();
+    Some((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 pub async fn post_form(addr: SocketAddr, body: &str) -> Answer {
