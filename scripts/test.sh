@@ -45,7 +45,7 @@ stage "5/9 fuzz: a short bounded run of every target (docs/fuzzing.md)"
 stage "6/9 deploy/: render and validate every overlay, smoke-run each configuration"
 ./scripts/validate-deploy.sh
 
-stage "7/9 Python client environment ($TARGET_DIR/pyenv)"
+stage "7/9 client environments (Python: $TARGET_DIR/pyenv, Node: $TARGET_DIR/node)"
 PYTHON=${PYTHON:-}
 if [ -z "$PYTHON" ]; then
   for candidate in python3.11 python3.12 python3.13 python3; do
@@ -78,6 +78,18 @@ fi
 
 # The shared-Redis tests run Debian's redis-server, unpacked under target/tools.
 ./scripts/redis.sh install
+# The unmodified legacy Node SDK from the npm registry (tests/clients/test_node_sdk.py).
+NODE_SDK=qcloudapi-sdk@0.2.1
+NODE_DIR="$TARGET_DIR/node"
+command -v node >/dev/null 2>&1 || { echo "error: node not found: the Node SDK tests need it" >&2; exit 1; }
+command -v npm >/dev/null 2>&1 || { echo "error: npm not found: it installs $NODE_SDK" >&2; exit 1; }
+if [ "$(node -p "require('$NODE_DIR/node_modules/qcloudapi-sdk/package.json').version" 2>/dev/null || true)" != "${NODE_SDK#*@}" ]; then
+  mkdir -p "$NODE_DIR"
+  npm install --prefix "$NODE_DIR" --no-save --no-audit --no-fund --silent "$NODE_SDK"
+else
+  echo "$NODE_SDK already in $NODE_DIR"
+fi
+export SCF_NODE_MODULES="$NODE_DIR/node_modules"
 
 stage "8/9 pytest tests/clients (real SDKs, real processes; SCF_BRIDGE_BIN=$SCF_BRIDGE_BIN)"
 "$VENV/bin/python" -m pytest tests/clients -o cache_dir="$TARGET_DIR/pytest-cache" "$@"

@@ -31,6 +31,11 @@ pub fn set_json(json: bool) {
     let _ = JSON_LINES.set(json);
 }
 
+/// `outcome` of a request whose answer was handed to its client.
+pub const ANSWERED: &str = "answered";
+/// `outcome` of a request whose client went away before the answer was
+/// ready; `code` is the answer it would have had.
+pub const CLIENT_CLOSED: &str = "client_closed";
 /// The level of a request's line: WARN when the way to SCF failed (or SCF
 /// answered 6000/6200) or the bridge was at a limit, ERROR when the bridge
 /// itself failed, INFO otherwise (successes and caller mistakes).
@@ -52,6 +57,15 @@ pub fn level_for(code: i64, error: Option<crate::error::ErrorKind>) -> tracing::
 #[derive(Serialize)]
 pub struct Record<'a> {
     pub request_id: &'a str,
+    /// [`ANSWERED`] or [`CLIENT_CLOSED`].
+    pub outcome: &'static str,
+    /// Whether a 3.0 call was sent, so the function may have run.
+    pub scf_call_sent: bool,
+    /// When the client went away, from the request's start; `null` when it
+    /// waited for the answer.
+    pub client_closed_ms: Option<f64>,
+    /// 3.0 calls sent again because SCF proved they had not run.
+    pub throttle_retries: u32,
     pub method: &'a str,
     pub action: &'a str,
     pub function: &'a str,
@@ -160,6 +174,16 @@ fn write_text_line(buf: &mut Vec<u8>, secs: u64, micros: u32, r: &Record<'_>) {
     if r.upstream_ms > 0.0 {
         let _ = write!(line, " upstream={:.1}ms", r.upstream_ms);
     }
+    if r.throttle_retries > 0 {
+        let _ = write!(line, " throttle_retries={}", r.throttle_retries);
+    }
+    if let Some(ms) = r.client_closed_ms {
+        let _ = write!(
+            line,
+            " client_closed={ms:.1}ms scf_call_sent={}",
+            r.scf_call_sent
+        );
+    }
     if !r.bridge_error.is_empty() {
         let _ = write!(line, " error={}", r.bridge_error);
     }
@@ -187,6 +211,10 @@ fn log_event(r: &Record<'_>) {
     tracing::info!(
         target: "scf_bridge::access",
         request_id = r.request_id,
+        outcome = r.outcome,
+        scf_call_sent = r.scf_call_sent,
+        client_closed_ms = r.client_closed_ms,
+        throttle_retries = r.throttle_retries,
         method = r.method,
         action = r.action,
         function = r.function,
@@ -249,6 +277,10 @@ mod tests {
     fn a_line_is_one_flat_json_object() {
         let record = Record {
             request_id: "id-1",
+            outcome: ANSWERED,
+            scf_call_sent: false,
+            client_closed_ms: None,
+            throttle_retries: 0,
             method: "POST",
             action: "InvokeFunction",
             function: "hello \"quoted\"\n",
@@ -277,13 +309,19 @@ mod tests {
         assert_eq!(v["function"], "hello \"quoted\"\n");
         assert_eq!(v["code"], 4100);
         assert_eq!(v["total_ms"], 1.5);
-        assert_eq!(v.as_object().unwrap().len(), 18);
+        assert_eq!(v["outcome"], "answered");
+        assert_eq!(v["client_closed_ms"], serde_json::Value::Null);
+        assert_eq!(v.as_object().unwrap().len(), 22);
     }
 
     #[test]
     fn a_text_line_is_compact_without_empty_fields() {
         let mut record = Record {
             request_id: "6f1c2d",
+            outcome: ANSWERED,
+            scf_call_sent: true,
+            client_closed_ms: None,
+            throttle_retries: 0,
             method: "POST",
             action: "InvokeFunction",
             function: "hello",

@@ -302,6 +302,13 @@ pub async fn start_with(
             actions: ActionSettings {
                 wait_limit: Duration::from_millis(settings.upstream.function_ready_timeout_ms),
                 wait_interval: Duration::from_millis(settings.upstream.function_ready_poll_ms),
+                sync_action: settings.upstream.sync_action,
+                documented_aliases: settings.legacy.documented_aliases,
+                throttle_retry_budget: Duration::from_millis(
+                    settings.upstream.throttle_retry_budget_ms,
+                ),
+                request_deadline: Duration::from_secs(settings.upstream.timeout_secs),
+                ..Default::default()
             },
         },
         limits: Limits::with_connections(

@@ -34,6 +34,31 @@ pub struct Settings {
     /// The shared store behind `auth.replay_store = "redis"` and
     /// `redis.rate_limits`.
     pub redis: RedisSettings,
+    pub legacy: LegacySettings,
+}
+
+/// The shape of legacy answers.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LegacySettings {
+    /// Add the field names of the legacy documentation's table (`payLoad`,
+    /// `logMsg`, `memSize`) beside the ones the service sent (`retMsg`,
+    /// `log`, `memUsage`) in a synchronous `InvokeFunction` answer.
+    pub documented_aliases: bool,
+}
+
+/// Which 3.0 action a synchronous legacy `InvokeFunction` becomes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SyncAction {
+    /// 3.0 `InvokeFunction` (10,000/s) where the region offers it, `Invoke`
+    /// (100/s) where it does not or where SCF refused it as unsupported.
+    #[default]
+    Auto,
+    /// Always 3.0 `Invoke`.
+    Invoke,
+    /// Always 3.0 `InvokeFunction`, never falling back.
+    InvokeFunction,
 }
 
 /// The operator's listener: probes, metrics, run-time log filter.
@@ -208,6 +233,15 @@ pub struct UpstreamSettings {
     pub function_ready_timeout_ms: u64,
     /// How often they read the function's state while waiting.
     pub function_ready_poll_ms: u64,
+    /// `auto`, `invoke` or `invoke-function`: the 3.0 action of a
+    /// synchronous legacy `InvokeFunction` (asynchronous ones are `Invoke`).
+    pub sync_action: SyncAction,
+    /// Time a request may spend retrying 3.0 answers that prove the call
+    /// did not run (throttling); 0 turns these retries off.
+    pub throttle_retry_budget_ms: u64,
+    /// Allow `endpoint = "embedded"` (the test emulator) on a listener that
+    /// is not on a loopback address.
+    pub allow_embedded_off_loopback: bool,
 }
 
 /// Where the replay check remembers accepted requests.
@@ -383,6 +417,9 @@ pool_max_idle_per_host = 64
 connect_retries = 2
 function_ready_timeout_ms = 90000
 function_ready_poll_ms = 1000
+sync_action = "auto"
+throttle_retry_budget_ms = 2000
+allow_embedded_off_loopback = false
 
 [auth]
 allow_unauthenticated = false
@@ -413,6 +450,9 @@ expiry_margin_secs = 5
 rate_limits = false
 rate_limit_share = 0.9
 rate_limit_wait_ms = 200
+
+[legacy]
+documented_aliases = true
 "#;
 
 /// One line naming the key and the problem.
@@ -630,6 +670,17 @@ impl Settings {
                 "auth.clients",
                 "signature verification is on but no client is configured \
                  (add [[auth.clients]] or auth.clients_dir)",
+            ));
+        }
+        if self.upstream.endpoint == Endpoint::Embedded
+            && !self.upstream.allow_embedded_off_loopback
+            && listeners.iter().any(|a| !is_loopback(a.ip()))
+        {
+            return Err(invalid(
+                "upstream.endpoint",
+                "\"embedded\" (the test emulator, fake answers) is only allowed when every \
+                 listener is on a loopback address; set it to the SCF 3.0 endpoint, or \
+                 upstream.allow_embedded_off_loopback = true to override",
             ));
         }
         // The rule a request's `Region` follows: a legacy short code or a
@@ -1025,6 +1076,34 @@ mod tests {
     }
 
     #[test]
+    fn sync_action_budget_and_aliases_have_defaults_and_can_be_set() {
+        let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
+        assert_eq!(s.upstream.sync_action, SyncAction::Auto);
+        assert_eq!(s.upstream.throttle_retry_budget_ms, 2000);
+        assert!(!s.upstream.allow_embedded_off_loopback);
+        assert!(s.legacy.documented_aliases);
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__UPSTREAM__SYNC_ACTION", "invoke-function"),
+                ("SCF_BRIDGE__UPSTREAM__THROTTLE_RETRY_BUDGET_MS", "0"),
+                ("SCF_BRIDGE__LEGACY__DOCUMENTED_ALIASES", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.upstream.sync_action, SyncAction::InvokeFunction);
+        assert_eq!(s.upstream.throttle_retry_budget_ms, 0);
+        assert!(!s.legacy.documented_aliases);
+        let e = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__UPSTREAM__SYNC_ACTION", "sometimes")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("sync_action"), "{e}");
+    }
+
+    #[test]
     fn defaults_run_with_nothing_configured() {
         let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
         assert_eq!(s.server.listen, Some("127.0.0.1:8080".parse().unwrap()));
@@ -1325,6 +1404,11 @@ mod tests {
                 ("SCF_BRIDGE__SERVER__LISTEN", "0.0.0.0:8080"),
                 ("SCF_BRIDGE__AUTH__ALLOW_UNAUTHENTICATED", "true"),
                 ("SCF_BRIDGE__AUTH__MODE", "none"),
+                // Off loopback the embedded emulator is refused on its own.
+                (
+                    "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+                    "https://scf.tencentcloudapi.com",
+                ),
             ]),
         )
         .unwrap();

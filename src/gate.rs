@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::actions::{self, Entry};
-use crate::auth::{Authenticated, Signer, Verifier};
+use crate::auth::{Authenticated, RequestHost, Signer, Verifier};
 use crate::config::ServerSettings;
 use crate::error::{BridgeError, ErrorKind};
 use crate::legacy::decode::{decode_form_limited, DecodeError, Params};
@@ -91,7 +91,7 @@ impl From<BridgeError> for Refused {
 pub async fn admit(
     raw: Bytes,
     http_method: &str,
-    host: Option<&str>,
+    host: RequestHost<'_>,
     verifier: Option<Arc<Verifier>>,
     clock: Clock,
     limits: GateLimits,
@@ -109,12 +109,16 @@ pub async fn admit(
         );
     }
     let method = http_method.to_owned();
-    let host = host.map(str::to_owned);
+    let (header, default_port) = (host.header.map(str::to_owned), host.default_port);
     let work = move || {
+        let host = RequestHost {
+            header: header.as_deref(),
+            default_port,
+        };
         admit_with(
             &raw,
             &method,
-            host.as_deref(),
+            host,
             verifier.as_deref(),
             &*clock,
             limits,
@@ -137,10 +141,10 @@ pub async fn admit(
 /// Decode (at most `max_params` parameters), look the action up, refuse
 /// values the signature does not cover, read the common parameters and
 /// verify (when `verifier` is set). Synchronous and bounded by the input.
-pub fn admit_now(
+pub fn admit_now<'h>(
     raw: &[u8],
     http_method: &str,
-    host: Option<&str>,
+    host: impl Into<RequestHost<'h>>,
     verifier: Option<&Verifier>,
     clock: &dyn Fn() -> u64,
     limits: GateLimits,
@@ -150,10 +154,10 @@ pub fn admit_now(
 
 /// [`admit_now`], leaving the replay check to the caller when
 /// `defer_replay` is set.
-fn admit_with(
+fn admit_with<'h>(
     raw: &[u8],
     http_method: &str,
-    host: Option<&str>,
+    host: impl Into<RequestHost<'h>>,
     verifier: Option<&Verifier>,
     clock: &dyn Fn() -> u64,
     limits: GateLimits,

@@ -38,6 +38,26 @@ pub mod names {
     /// Counter: reloads of key sets, credentials, certificates and
     /// configuration, by `what` and `result`.
     pub const RELOADS: &str = "scf_bridge_reloads_total";
+    /// Counter: 3.0 calls sent again because SCF's answer proved the
+    /// previous one did not run (throttling), by `reason` (the 3.0 code, or
+    /// `InvokeResult.<status>`).
+    pub const THROTTLE_RETRIES: &str = "scf_bridge_throttle_retries_total";
+    /// Counter: 3.0 calls that succeeded after at least one throttle retry.
+    pub const THROTTLE_RECOVERED: &str = "scf_bridge_throttle_recovered_total";
+    /// Counter: throttled 3.0 calls given up once the retry budget or the
+    /// request's deadline ran out, by `reason`.
+    pub const THROTTLE_GIVEN_UP: &str = "scf_bridge_throttle_given_up_total";
+    /// Counter: synchronous invocations sent to 3.0 `Invoke` because 3.0
+    /// refused `InvokeFunction` as unsupported (`upstream.sync_action =
+    /// auto`), by the 3.0 `code` of the refusal.
+    pub const INVOKE_FUNCTION_FALLBACKS: &str = "scf_bridge_invoke_function_fallbacks_total";
+    /// Counter: requests whose client went away before the answer was
+    /// written, by `sent` (`true` when a 3.0 call had been sent, so the
+    /// function may have run).
+    pub const CLIENT_CLOSED: &str = "scf_bridge_client_closed_total";
+    /// Gauge: requests whose client went away while their 3.0 call is
+    /// still running at SCF, with nobody waiting for the answer.
+    pub const UNWAITED_CALLS: &str = "scf_bridge_unwaited_calls";
     /// Gauge: distinct callers (SecretIds) seen in the last hour (`/callers`).
     pub const CALLERS: &str = "scf_bridge_callers";
     /// Counter: `/callers` entries evicted, least recently seen first.
@@ -171,6 +191,30 @@ fn describe() {
         "3.0 calls refused because the shared throttle budget had no token in time."
     );
     describe_gauge!(names::BUILD_INFO, "Always 1, labelled with the version.");
+    describe_counter!(
+        names::THROTTLE_RETRIES,
+        "3.0 calls sent again because SCF proved the previous one did not run (throttling), by reason."
+    );
+    describe_counter!(
+        names::THROTTLE_RECOVERED,
+        "3.0 calls answered after at least one throttle retry."
+    );
+    describe_counter!(
+        names::THROTTLE_GIVEN_UP,
+        "Throttled 3.0 calls given up when the retry budget or the deadline ran out, by reason."
+    );
+    describe_counter!(
+        names::INVOKE_FUNCTION_FALLBACKS,
+        "Synchronous invocations sent to 3.0 Invoke because 3.0 refused InvokeFunction as unsupported, by code."
+    );
+    describe_counter!(
+        names::CLIENT_CLOSED,
+        "Requests whose client went away before the answer was ready, by whether a 3.0 call had been sent."
+    );
+    describe_gauge!(
+        names::UNWAITED_CALLS,
+        "3.0 calls running whose client has gone away."
+    );
 }
 
 /// Count a reload of `what` (`clients`, `credentials`, `certificate`, `config`).
@@ -333,6 +377,38 @@ pub fn throttle_refused() {
     metrics::counter!(names::THROTTLE_REFUSED).increment(1);
 }
 
+/// A throttled 3.0 call is sent again.
+pub fn throttle_retry(reason: &'static str) {
+    metrics::counter!(names::THROTTLE_RETRIES, "reason" => reason).increment(1);
+}
+
+/// A 3.0 call succeeded after at least one throttle retry.
+pub fn throttle_recovered() {
+    metrics::counter!(names::THROTTLE_RECOVERED).increment(1);
+}
+
+/// A throttled 3.0 call was given up.
+pub fn throttle_given_up(reason: &'static str) {
+    metrics::counter!(names::THROTTLE_GIVEN_UP, "reason" => reason).increment(1);
+}
+
+/// 3.0 refused `InvokeFunction` as unsupported; `Invoke` is used instead.
+pub fn invoke_function_fallback(code: &str) {
+    let code: String = code.chars().take(64).collect();
+    metrics::counter!(names::INVOKE_FUNCTION_FALLBACKS, "code" => code).increment(1);
+}
+
+/// A request's client went away before its answer was written.
+pub fn client_closed(sent: bool) {
+    let sent = if sent { "true" } else { "false" };
+    metrics::counter!(names::CLIENT_CLOSED, "sent" => sent).increment(1);
+}
+
+/// A 3.0 call left running with nobody waiting (+1), or it ended (-1).
+pub fn unwaited_calls(delta: f64) {
+    metrics::gauge!(names::UNWAITED_CALLS).increment(delta);
+}
+
 pub fn callers(distinct_last_hour: usize) {
     metrics::gauge!(names::CALLERS).set(distinct_last_hour as f64);
 }
@@ -466,6 +542,12 @@ mod tests {
         callers(2);
         callers_evicted();
         client_request("SDK_PYTHON_2.0.15");
+        throttle_retry("RequestLimitExceeded");
+        throttle_recovered();
+        throttle_given_up("RequestLimitExceeded");
+        invoke_function_fallback("UnsupportedOperation.Region");
+        client_closed(true);
+        unwaited_calls(0.0);
         let text = format!("{}{}", handle().render(), render_process());
         let types: Vec<&str> = text
             .lines()

@@ -148,15 +148,20 @@ pub async fn serve(
         let http = http.clone();
         let watcher = graceful.watcher();
         match &tls {
-            None => serve_connection(&http, watcher, stream, fe, permit),
+            None => serve_connection(&http, watcher, stream, fe, permit, ListenerPort(80)),
             Some(cell) => {
                 let acceptor = tokio_rustls::TlsAcceptor::from(cell.load().as_ref().clone());
                 let handshake_timeout = Duration::from_millis(fe.settings.header_read_timeout_ms);
                 tokio::spawn(async move {
                     match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => {
-                            serve_connection(&http, watcher, tls_stream, fe, permit)
-                        }
+                        Ok(Ok(tls_stream)) => serve_connection(
+                            &http,
+                            watcher,
+                            tls_stream,
+                            fe,
+                            permit,
+                            ListenerPort(443),
+                        ),
                         Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
@@ -173,6 +178,12 @@ pub async fn serve(
     }
 }
 
+/// The default port of the listener a request came in on (443 for TLS, 80
+/// for plain HTTP), carried in the request's extensions: a legacy signature
+/// may cover the `Host` header with or without it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenerPort(pub u16);
+
 /// Serve HTTP/1.1 on one connection, watched for graceful shutdown, with the
 /// head and keep-alive idle timers of [`conn_timers`].
 fn serve_connection<I>(
@@ -181,6 +192,7 @@ fn serve_connection<I>(
     io: I,
     fe: Arc<Frontend>,
     permit: ConnectionPermit,
+    port: ListenerPort,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -199,9 +211,10 @@ fn serve_connection<I>(
         .layer(CatchPanicLayer::custom(panic_answer))
         .service_fn(move |req| {
             let fe = fe.clone();
-            async move { Ok::<_, Infallible>(handle(&fe, req).await) }
+            async move { Ok::<_, Infallible>(handle(fe, req).await) }
         });
-    let svc = hyper::service::service_fn(move |req| {
+    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(port);
         phase.busy();
         let answered = phase.clone();
         let call = handler.clone().oneshot(req);
@@ -224,8 +237,99 @@ fn hyper_max_headers(bridge_max: usize) -> usize {
 }
 
 /// Route, read, run the walk, answer — exactly once per request.
-pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Bytes>> {
+///
+/// The request runs in a task of its own: when the client goes away before
+/// the answer is ready (hyper then drops this future), the request still
+/// runs to its end — a synchronous 3.0 call is never cut halfway, its
+/// function runs at SCF anyway — and is logged and counted once, with the
+/// outcome `client_closed` (docs/operations.md, "Clients that go away").
+pub async fn handle(fe: Arc<Frontend>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
+    let sent = Arc::new(AtomicBool::new(false));
+    let waiter = Arc::new(Waiter::default());
+    let task = tokio::spawn(run(fe, req, started, sent.clone(), waiter.clone()));
+    let mut waiting = Waiting {
+        waiter,
+        sent,
+        started,
+        answered: false,
+    };
+    let response = match task.await {
+        Ok(response) => response,
+        Err(e) => {
+            let panic = match e.try_into_panic() {
+                Ok(panic) => panic,
+                Err(_) => Box::new("the request task was cancelled"),
+            };
+            panic_answer(panic)
+        }
+    };
+    waiting.answered = true;
+    response
+}
+
+/// Whether the client of a request is still waiting for its answer.
+#[derive(Default)]
+struct Waiter {
+    state: std::sync::Mutex<WaiterState>,
+}
+
+#[derive(Default)]
+struct WaiterState {
+    /// The request's answer is ready (logged, counted).
+    finished: bool,
+    /// When the client went away, from the request's start.
+    closed_after: Option<Duration>,
+    /// Counted in the gauge of calls running with nobody waiting.
+    unwaited: bool,
+}
+
+impl Waiter {
+    /// The request finished: whether (and when) its client had gone.
+    fn finish(&self) -> Option<Duration> {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.finished = true;
+        if std::mem::take(&mut s.unwaited) {
+            crate::metrics::unwaited_calls(-1.0);
+        }
+        s.closed_after
+    }
+}
+
+/// Lives in the future hyper holds for the request: dropped before the
+/// answer was handed over, it records that the client went away.
+struct Waiting {
+    waiter: Arc<Waiter>,
+    sent: Arc<AtomicBool>,
+    started: Instant,
+    answered: bool,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if self.answered {
+            return;
+        }
+        let mut s = self.waiter.state.lock().unwrap_or_else(|e| e.into_inner());
+        if s.finished {
+            return;
+        }
+        s.closed_after = Some(self.started.elapsed());
+        if self.sent.load(Ordering::SeqCst) {
+            s.unwaited = true;
+            crate::metrics::unwaited_calls(1.0);
+        }
+    }
+}
+
+async fn run(
+    fe: Arc<Frontend>,
+    req: Request<Incoming>,
+    started: Instant,
+    sent: Arc<AtomicBool>,
+    waiter: Arc<Waiter>,
+) -> Response<Full<Bytes>> {
+    let fe = &*fe;
     let method = req.method().clone();
     let request_id = request_id(req.headers());
     let host = req
@@ -233,7 +337,7 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let sent = AtomicBool::new(false);
+    let default_port = req.extensions().get::<ListenerPort>().map_or(80, |p| p.0);
     let work = async {
         // The body is read before a slot is taken: a slow sender holds no
         // slot, and only the buffer budget for the bytes it has sent.
@@ -247,9 +351,11 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
         match admitted {
             Ok((raw, _slot, _held)) => {
                 let _counted = InFlight::enter();
-                fe.bridge
-                    .handle(method.as_str(), host.as_deref(), raw, &sent)
-                    .await
+                let host = crate::auth::RequestHost {
+                    header: host.as_deref(),
+                    default_port,
+                };
+                fe.bridge.handle(method.as_str(), host, raw, &sent).await
             }
             Err(e) => Reply::from_error(e, RequestInfo::default()),
         }
@@ -266,7 +372,20 @@ pub async fn handle(fe: &Frontend, req: Request<Incoming>) -> Response<Full<Byte
             Reply::from_error(e, RequestInfo::default())
         }
     };
-    finish(fe, &method, reply, &request_id, started)
+    let ended = Ended {
+        closed_after: waiter.finish(),
+        sent: sent.load(Ordering::SeqCst),
+    };
+    finish(fe, &method, reply, &request_id, started, ended)
+}
+
+/// How a request ended, beside its answer.
+#[derive(Clone, Copy, Debug)]
+struct Ended {
+    /// Set when the client went away before the answer was ready.
+    closed_after: Option<Duration>,
+    /// A 3.0 call had been sent: the function may have run.
+    sent: bool,
 }
 
 /// An in-flight slot for a request whose parameters have arrived; 4400 when
@@ -328,6 +447,7 @@ fn finish(
     reply: Reply,
     request_id: &str,
     started: Instant,
+    ended: Ended,
 ) -> Response<Full<Bytes>> {
     let elapsed = started.elapsed();
     crate::metrics::request(
@@ -336,7 +456,10 @@ fn finish(
         reply.info.function.as_deref().filter(|_| fe.function_label),
         elapsed,
     );
-    log_request(method, &reply, request_id, elapsed);
+    if ended.closed_after.is_some() {
+        crate::metrics::client_closed(ended.sent);
+    }
+    log_request(method, &reply, request_id, elapsed, ended);
     record_caller(fe, &reply);
     let mut resp = to_response(reply);
     if let Ok(v) = HeaderValue::from_str(request_id) {
@@ -524,10 +647,18 @@ fn record_caller(fe: &Frontend, reply: &Reply) {
     );
 }
 
-fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Duration) {
+fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Duration, ended: Ended) {
     let i = &reply.info;
     crate::access_log::log(&crate::access_log::Record {
         request_id,
+        outcome: if ended.closed_after.is_some() {
+            crate::access_log::CLIENT_CLOSED
+        } else {
+            crate::access_log::ANSWERED
+        },
+        scf_call_sent: ended.sent,
+        client_closed_ms: ended.closed_after.map(|d| d.as_secs_f64() * 1000.0),
+        throttle_retries: i.throttle_retries,
         method: method.as_str(),
         action: i.action.unwrap_or(""),
         function: i.function.as_deref().unwrap_or(""),

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use crate::actions::{Action, ActionSettings, BoxFuture, Failure, LegacyParams, Scf3Client};
-use crate::auth::{SharedReplay, Signer, Verifier};
+use crate::auth::{RequestHost, SharedReplay, Signer, Verifier};
 use crate::config::UpstreamMode;
 use crate::credentials::{KeyPair, Swappable};
 use crate::error::{BridgeError, ErrorKind};
@@ -49,6 +49,8 @@ pub struct RequestInfo {
     pub function_request_id: Option<String>,
     pub scf_error: Option<String>,
     pub upstream_duration: Option<Duration>,
+    /// 3.0 calls sent again because SCF proved they had not run.
+    pub throttle_retries: u32,
     /// Who called, for `GET /callers` (crate::callers).
     pub caller: crate::callers::Caller,
 }
@@ -89,7 +91,7 @@ pub struct Bridge {
     pub clock: Clock,
     /// Bounds on the work done before the signature is checked.
     pub gate: GateLimits,
-    /// What actions read (their waits).
+    /// What actions read from the configuration.
     pub actions: ActionSettings,
     /// The replay check in Redis (`auth.replay_store = "redis"`).
     pub shared_replay: Option<SharedReplay>,
@@ -107,13 +109,14 @@ pub type RunFn = for<'a> fn(
 
 impl Bridge {
     /// Handle the raw parameters of a GET query or POST form body; `host` is
-    /// the request's `Host` header, one of the hosts a signature may cover.
+    /// the request's `Host` header (and its listener's default port), from
+    /// which the hosts a signature may cover are drawn.
     /// `sent` is set the moment a call may start reaching SCF. The raw
     /// parameters are taken by value so they can be freed once decoded.
-    pub async fn handle(
+    pub async fn handle<'h>(
         &self,
         http_method: &str,
-        host: Option<&str>,
+        host: impl Into<RequestHost<'h>>,
         raw_params: Bytes,
         sent: &AtomicBool,
     ) -> Reply {
@@ -121,7 +124,7 @@ impl Bridge {
         let admitted = gate::admit(
             raw_params,
             http_method,
-            host,
+            host.into(),
             self.verifier.clone(),
             self.clock.clone(),
             self.gate,
@@ -215,6 +218,7 @@ pub(crate) fn run_action<'a, A: Action>(
             sent,
             bridge.mode == UpstreamMode::DryRun,
             &bridge.actions,
+            tokio::time::Instant::now() + bridge.actions.request_deadline,
         )
         .with_budget(bridge.budget.as_ref());
         let result = A::run(request, &mut scf).await;
@@ -222,9 +226,19 @@ pub(crate) fn run_action<'a, A: Action>(
         info.upstream_duration = notes.upstream;
         info.function_request_id = notes.function_request_id;
         info.scf_error = notes.scf_error;
+        info.throttle_retries = notes.throttle_retries;
         let answer = match result {
             Ok(answer) => answer,
-            Err(Failure::Scf(e)) => scf_error_answer(&e, A::legacy_code(&e.code)),
+            Err(Failure::Scf(mut e)) => {
+                if let Some(action) = notes.last_action.filter(|_| is_cam_denial(&e.code)) {
+                    e.message = format!(
+                        "{}; CAM denied the SCF 3.0 action `{action}` the bridge called \
+                         (the signing identity needs `scf:{action}`, docs/operations.md)",
+                        e.message
+                    );
+                }
+                scf_error_answer(&e, A::legacy_code(&e.code))
+            }
             Err(Failure::DryRun) => dry_run_answer(),
             Err(Failure::Bridge(e)) => return Err(e),
         };
@@ -236,6 +250,13 @@ pub(crate) fn run_action<'a, A: Action>(
             info: std::mem::take(info),
         })
     })
+}
+
+/// Whether a 3.0 error code is a CAM (permission) denial of the action.
+pub fn is_cam_denial(code: &str) -> bool {
+    code == "UnauthorizedOperation"
+        || code.starts_with("UnauthorizedOperation.")
+        || code == "AuthFailure.UnauthorizedOperation"
 }
 
 /// The legacy answer to a 3.0 error: `code` from the action's own rule or

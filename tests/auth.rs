@@ -355,9 +355,41 @@ fn auth_none_is_refused_off_loopback_without_the_override() {
             ("SCF_BRIDGE__SERVER__LISTEN", "0.0.0.0:8080"),
             ("SCF_BRIDGE__AUTH__MODE", "none"),
             ("SCF_BRIDGE__AUTH__ALLOW_UNAUTHENTICATED", "true"),
+            (
+                "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+                "https://scf.tencentcloudapi.com",
+            ),
         ]),
     );
-    assert!(ok.is_ok());
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+#[test]
+fn the_embedded_emulator_is_refused_off_loopback_without_the_override() {
+    let listen = ("SCF_BRIDGE__SERVER__LISTEN", "0.0.0.0:8080");
+    let none = ("SCF_BRIDGE__AUTH__MODE", "none");
+    let unauthenticated = ("SCF_BRIDGE__AUTH__ALLOW_UNAUTHENTICATED", "true");
+    let e = scf_bridge::config::Settings::load_with_env(
+        None,
+        support::env(&[listen, none, unauthenticated]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("upstream.endpoint"), "{e}");
+    assert!(e.contains("allow_embedded_off_loopback"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    let ok = scf_bridge::config::Settings::load_with_env(
+        None,
+        support::env(&[
+            listen,
+            none,
+            unauthenticated,
+            ("SCF_BRIDGE__UPSTREAM__ALLOW_EMBEDDED_OFF_LOOPBACK", "true"),
+        ]),
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+    // On loopback it needs nothing.
+    assert!(scf_bridge::config::Settings::load_with_env(None, support::env(&[])).is_ok());
 }
 
 #[test]

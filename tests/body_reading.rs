@@ -76,15 +76,12 @@ fn cut(bytes: &[u8], n: usize) -> Vec<&[u8]> {
     bytes.chunks(bytes.len().div_ceil(n)).collect()
 }
 
-/// The `ClientContext` of the one call the upstream saw.
+/// The `Event` of the one 3.0 `InvokeFunction` call the upstream saw.
 fn client_context(up: &support::MockUpstream) -> String {
     let seen = up.requests();
     assert_eq!(seen.len(), 1);
     let body: serde_json::Value = serde_json::from_slice(&seen[0].body).unwrap();
-    body["ClientContext"]
-        .as_str()
-        .expect("ClientContext")
-        .to_owned()
+    body["Event"].as_str().expect("Event").to_owned()
 }
 
 async fn bridge(up: &support::MockUpstream) -> SocketAddr {

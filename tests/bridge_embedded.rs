@@ -19,7 +19,7 @@ fn invoke(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static
     p
 }
 
-const SYNC_KEYS: [&str; 8] = [
+const SYNC_KEYS: [&str; 11] = [
     "requestId",
     "duration",
     "billDuration",
@@ -28,6 +28,10 @@ const SYNC_KEYS: [&str; 8] = [
     "retMsg",
     "errMsg",
     "invokeResult",
+    // The legacy documentation's names (`legacy.documented_aliases`).
+    "payLoad",
+    "logMsg",
+    "memSize",
 ];
 
 #[tokio::test]
@@ -52,6 +56,11 @@ async fn get_hello_answers_code_zero_with_the_legacy_data_shape() {
     assert!(data["memUsage"].is_i64());
     assert!(data["billDuration"].is_i64());
     assert!(data["retMsg"].as_str().unwrap().contains("Hello"));
+    assert_eq!(data["payLoad"], data["retMsg"]);
+    assert_eq!(data["logMsg"], data["log"]);
+    assert_eq!(data["memSize"], data["memUsage"]);
+    // 3.0 InvokeFunction's status code 200 is the legacy 0.
+    assert_eq!(data["invokeResult"], 0);
     assert_eq!(data["errMsg"], "");
     assert!(!data["requestId"].as_str().unwrap().is_empty());
     // SCF's RequestId comes back as a header, distinct from the function's id.
@@ -136,6 +145,11 @@ async fn unknown_function_is_legacy_5000_resource_not_found() {
 async fn non_json_param_is_legacy_4000_from_scf() {
     let addr = start_bridge(&[]).await;
     let q = form(&invoke(&[("functionName", "echo"), ("param", "not json")]));
+    let v = get(addr, &format!("/v2/index.php?{q}")).await.json();
+    assert_eq!(v["code"], 4000);
+    // 3.0 InvokeFunction names its `Event` error after Invoke's field.
+    assert_eq!(v["codeDesc"], "InvalidParameterValue.ClientContext");
+    let addr = start_bridge(&[("SCF_BRIDGE__UPSTREAM__SYNC_ACTION", "invoke")]).await;
     let v = get(addr, &format!("/v2/index.php?{q}")).await.json();
     assert_eq!(v["code"], 4000);
     assert_eq!(v["codeDesc"], "InvalidParameterValue.Param");

@@ -24,9 +24,30 @@ async fn bridge_to(upstream: std::net::SocketAddr, extra: &[(&str, &str)]) -> st
 }
 
 #[tokio::test]
-async fn outbound_request_is_a_signed_invoke_with_only_invoke_fields() {
+async fn outbound_request_is_a_signed_invoke_function_with_only_its_fields() {
+    outbound_request(
+        &[],
+        "InvokeFunction",
+        r#"{"FunctionName":"hello","Qualifier":"2","Event":"{\"a\": 1}","LogType":"Tail","Namespace":"prod"}"#,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn outbound_request_in_invoke_mode_is_a_signed_invoke_with_only_invoke_fields() {
+    outbound_request(
+        &[("SCF_BRIDGE__UPSTREAM__SYNC_ACTION", "invoke")],
+        "Invoke",
+        r#"{"FunctionName":"hello","Qualifier":"2","ClientContext":"{\"a\": 1}","LogType":"Tail","Namespace":"prod"}"#,
+    )
+    .await;
+}
+
+/// A synchronous call through a bridge with `extra` settings reaches the
+/// upstream as one signed 3.0 `action` with exactly `body`.
+async fn outbound_request(extra: &[(&str, &str)], action: &str, body: &str) {
     let up = mock_upstream(RESULT).await;
-    let addr = bridge_to(up.addr, &[]).await;
+    let addr = bridge_to(up.addr, extra).await;
     let q = form(&[
         ("Action", "InvokeFunction"),
         ("Region", "sh"),
@@ -59,7 +80,7 @@ async fn outbound_request_is_a_signed_invoke_with_only_invoke_fields() {
     let host = up.addr.to_string();
     assert_eq!(h["host"], host, "Host carries the port");
     assert_eq!(h["content-type"], "application/json");
-    assert_eq!(h["x-tc-action"], "Invoke");
+    assert_eq!(h["x-tc-action"], action);
     assert_eq!(h["x-tc-version"], "2018-04-16");
     assert_eq!(h["x-tc-region"], "ap-shanghai");
     assert_eq!(
@@ -70,11 +91,8 @@ async fn outbound_request_is_a_signed_invoke_with_only_invoke_fields() {
     let ts: u64 = h["x-tc-timestamp"].parse().unwrap();
     assert!(ts >= before && ts <= before + 5);
 
-    // Exact body bytes: only Invoke fields, the event as a string.
-    assert_eq!(
-        std::str::from_utf8(&r.body).unwrap(),
-        r#"{"FunctionName":"hello","Qualifier":"2","ClientContext":"{\"a\": 1}","LogType":"Tail","Namespace":"prod"}"#
-    );
+    // Exact body bytes: only the action's fields, the event as a string.
+    assert_eq!(std::str::from_utf8(&r.body).unwrap(), body);
 
     // The Authorization verifies for the Host that was sent.
     let headers = [
@@ -128,7 +146,7 @@ async fn result_maps_to_legacy_data_with_types_kept() {
     .await;
     assert_eq!(
         std::str::from_utf8(&a.body).unwrap(),
-        r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"6add56fa-58f1-11e8-89a9-5254005d5fdb","duration":0.826,"billDuration":100,"memUsage":3207168,"log":"","retMsg":"hello from scf","errMsg":"","invokeResult":0}}"#
+        r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"6add56fa-58f1-11e8-89a9-5254005d5fdb","duration":0.826,"billDuration":100,"memUsage":3207168,"log":"","retMsg":"hello from scf","errMsg":"","invokeResult":0,"payLoad":"hello from scf","logMsg":"","memSize":3207168}}"#
     );
     assert_eq!(
         a.header("x-request-id"),

@@ -221,6 +221,11 @@ async fn check_config_prints_the_effective_mode_and_checks_the_clients_dir() {
     let out = run(vec![
         ("SCF_BRIDGE__SERVER__LISTEN", "0.0.0.0:8080".into()),
         ("SCF_BRIDGE__AUTH__CLIENTS_DIR", dir.display().to_string()),
+        // Off loopback the embedded emulator is refused on its own.
+        (
+            "SCF_BRIDGE__UPSTREAM__ENDPOINT",
+            "https://scf.tencentcloudapi.com".into(),
+        ),
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -444,3 +444,91 @@ async fn sigterm_under_load_answers_every_accepted_request_exactly_once() {
     let log = wait_and_read_log(b).await;
     assert!(!log.contains("panicked"), "{log}");
 }
+
+/// Polls `/metrics` until `series` reaches `want`, for up to `limit`.
+async fn wait_for_metric(admin: SocketAddr, series: &str, want: f64, limit: Duration) -> String {
+    let started = Instant::now();
+    loop {
+        let text = admin_get(admin, "/metrics").await.unwrap().1;
+        if metric(&text, series) == want {
+            return text;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "{series} never reached {want}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_goes_away_mid_call_still_gets_one_log_line_and_its_counters() {
+    use tokio::io::AsyncWriteExt;
+    let b = spawn(&[("SCF_BRIDGE__SERVER__DRAIN_DELAY_SECS", "0")], None).await;
+    // The emulator's `sleep` runs for 3 s; the client waits for 200 ms only.
+    let q = support::form(&[
+        ("Action", "InvokeFunction"),
+        ("functionName", "sleep"),
+        ("param", r#"{"ms": 3000}"#),
+    ]);
+    let mut client = tokio::net::TcpStream::connect(b.addr).await.unwrap();
+    client
+        .write_all(
+            format!(
+                "GET /v2/index.php?{q} HTTP/1.1\r\nHost: x\r\nX-Request-Id: gone-client-1\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(client);
+    // While the function still runs, nobody waits for it.
+    wait_for_metric(
+        b.admin,
+        "scf_bridge_unwaited_calls",
+        1.0,
+        Duration::from_millis(2500),
+    )
+    .await;
+    // Then the call ends: counted once, as closed by its client after the 3.0 call was sent.
+    let text = wait_for_metric(
+        b.admin,
+        r#"scf_bridge_client_closed_total{sent="true"}"#,
+        1.0,
+        Duration::from_secs(15),
+    )
+    .await;
+    assert_eq!(metric(&text, "scf_bridge_unwaited_calls"), 0.0, "{text}");
+    assert_eq!(
+        metric(
+            &text,
+            r#"scf_bridge_requests_total{action="InvokeFunction",code="0"}"#
+        ),
+        1.0,
+        "{text}"
+    );
+    let log = stop_and_read_log(b).await;
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "scf_bridge::access" && v["request_id"] == "gone-client-1")
+        .collect();
+    assert_eq!(lines.len(), 1, "exactly one access line:\n{log}");
+    let line = &lines[0];
+    assert_eq!(line["outcome"], "client_closed", "{line}");
+    assert_eq!(line["scf_call_sent"], true, "{line}");
+    // The answer it would have had: the function ran and succeeded.
+    assert_eq!(line["code"], 0, "{line}");
+    assert_eq!(line["action"], "InvokeFunction", "{line}");
+    assert_eq!(line["function"], "sleep", "{line}");
+    assert!(
+        !line["function_request_id"].as_str().unwrap().is_empty(),
+        "{line}"
+    );
+    let closed = line["client_closed_ms"].as_f64().unwrap();
+    let total = line["total_ms"].as_f64().unwrap();
+    assert!(closed >= 150.0 && closed < total, "{line}");
+    assert!(total >= 3000.0, "{line}");
+    assert!(line["upstream_ms"].as_f64().unwrap() >= 3000.0, "{line}");
+}

@@ -27,7 +27,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Map, Number, Value};
 
-use scf_bridge::actions::invoke_function::from_outcome;
+use scf_bridge::actions::invoke_function::{from_outcome_with, SyncShape};
 use scf_bridge::auth::clients::ClientSettings;
 use scf_bridge::auth::{ClientSet, ReplayMemory, Signer, UpstreamIdentity, Verifier};
 use scf_bridge::config::Secret;
@@ -79,7 +79,10 @@ fn assert_well_formed(bytes: &[u8], invoke_type: InvokeType) -> Value {
     let data_keys: Vec<&str> = data.keys().map(String::as_str).collect();
     match invoke_type {
         InvokeType::RequestResponse => {
-            assert_eq!(data_keys, SYNC_KEYS, "{v}");
+            // With or without the documented aliases.
+            let aliases = ["payLoad", "logMsg", "memSize"];
+            let with_aliases: Vec<&str> = SYNC_KEYS.iter().chain(&aliases).copied().collect();
+            assert!(data_keys == SYNC_KEYS || data_keys == with_aliases, "{v}");
             for k in ["requestId", "log", "retMsg", "errMsg"] {
                 assert!(data[k].is_string(), "{k}: {v}");
             }
@@ -100,7 +103,16 @@ fn assert_well_formed(bytes: &[u8], invoke_type: InvokeType) -> Value {
 fn legacy_answer_for(body: &[u8], invoke_type: InvokeType) -> (Vec<u8>, Option<Outcome>) {
     match parse_response(body) {
         Ok(outcome) => (
-            from_outcome(outcome.clone(), invoke_type).answer.to_json(),
+            from_outcome_with(
+                outcome.clone(),
+                invoke_type,
+                SyncShape {
+                    status_code_result: false,
+                    documented_aliases: true,
+                },
+            )
+            .answer
+            .to_json(),
             Some(outcome),
         ),
         Err(e) => {
@@ -393,6 +405,8 @@ fn through_the_bridge_any_upstream_body_gets_a_well_formed_answer() {
             ("SCF_BRIDGE__UPSTREAM__ENDPOINT", &format!("http://{up}")),
             ("TENCENTCLOUD_SECRET_ID", "AKIDprop"),
             ("TENCENTCLOUD_SECRET_KEY", "prop-key"),
+            // The `Invoke` mapping (3.0 InvokeFunction's is unit-tested).
+            ("SCF_BRIDGE__UPSTREAM__SYNC_ACTION", "invoke"),
         ])
         .await
     });

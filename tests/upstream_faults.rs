@@ -81,7 +81,8 @@ impl Conn {
         }
         let body = &buf[head_end..head_end + length];
         if head.starts_with("post / http/1.1\r\n")
-            && head.contains("\r\nx-tc-action: invoke\r\n")
+            && (head.contains("\r\nx-tc-action: invoke\r\n")
+                || head.contains("\r\nx-tc-action: invokefunction\r\n"))
             && body.starts_with(br#"{"FunctionName":"#)
         {
             self.counts.invokes.fetch_add(1, Ordering::SeqCst);
@@ -846,8 +847,10 @@ async fn tls_upstream(config: Arc<rustls::ServerConfig>) -> FaultServer {
                     let c = c.clone();
                     async move {
                         let invoke = req.method() == http::Method::POST
-                            && req.headers().get("x-tc-action").map(|v| v.as_bytes())
-                                == Some(b"Invoke");
+                            && matches!(
+                                req.headers().get("x-tc-action").map(|v| v.as_bytes()),
+                                Some(b"Invoke" | b"InvokeFunction")
+                            );
                         let body = BodyExt::collect(req.into_body())
                             .await
                             .map(|b| b.to_bytes())
@@ -883,7 +886,7 @@ async fn a_tls_upstream_trusted_through_ca_file_works_end_to_end() {
         assert_eq!(a.header("x-scf-bridge-error"), None);
         assert_eq!(
             std::str::from_utf8(&a.body).unwrap(),
-            r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"fid-1","duration":0.5,"billDuration":1,"memUsage":3207168,"log":"","retMsg":"\"ok\"","errMsg":"","invokeResult":0}}"#
+            r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"fid-1","duration":0.5,"billDuration":1,"memUsage":3207168,"log":"","retMsg":"\"ok\"","errMsg":"","invokeResult":0,"payLoad":"\"ok\"","logMsg":"","memSize":3207168}}"#
         );
         assert_eq!(a.header("x-request-id"), Some("rid-1"));
     }

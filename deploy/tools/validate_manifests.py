@@ -77,7 +77,8 @@ KNOWN_KEYS = {
     "admin": {"listen"},
     "upstream": {"endpoint", "region", "timeout_secs", "connect_timeout_ms",
                  "pool_idle_timeout_secs", "pool_max_idle_per_host", "connect_retries",
-                 "ca_file", "mode"},
+                 "ca_file", "mode", "sync_action", "throttle_retry_budget_ms",
+                 "allow_embedded_off_loopback"},
     "credentials": {"secret_id", "secret_key", "token"},
     "auth": {"mode", "allow_unauthenticated", "signing_hosts", "max_skew_secs",
              "replay_capacity", "clients", "clients_dir", "clients_dir_upstream",
@@ -88,6 +89,7 @@ KNOWN_KEYS = {
     "redis": {"url", "username", "password_file", "ca_file", "key_prefix", "timeout_ms",
               "connect_timeout_ms", "pool_size", "on_error", "expiry_margin_secs",
               "rate_limits", "rate_limit_share", "rate_limit_wait_ms", "action_limits"},
+    "legacy": {"documented_aliases"},
 }
 # The port the NetworkPolicy opens towards Redis when a configuration uses it.
 REDIS_PORT = 6379
@@ -110,6 +112,9 @@ CONTRACT_METRICS = {
     "scf_bridge_requests_shed_total", "scf_bridge_replay_entries",
     "scf_bridge_replay_capacity", "scf_bridge_reloads_total",
     "scf_bridge_upstream_connections_total", "scf_bridge_build_info",
+    "scf_bridge_throttle_retries_total", "scf_bridge_throttle_recovered_total",
+    "scf_bridge_throttle_given_up_total", "scf_bridge_invoke_function_fallbacks_total",
+    "scf_bridge_client_closed_total", "scf_bridge_unwaited_calls",
 }
 # Labels Prometheus adds to every series scraped through a ServiceMonitor.
 TARGET_LABELS = {"job", "instance", "namespace", "pod", "service", "endpoint", "container"}

@@ -4,13 +4,22 @@
 //! call's typed answer, and notes what the access log and metrics need.
 //! Reads are sent again after a transport failure; mutations never are once
 //! a byte may have reached SCF.
+//!
+//! Any call, read or mutation, is sent again when SCF's answer proves it did
+//! not run — throttling (`RequestLimitExceeded*`, and what an action's own
+//! judge recognises, e.g. an `InvokeFunction` burst or concurrency
+//! rejection) — with jittered exponential back-off, within the request's
+//! throttle budget and never past its deadline (docs/operations.md,
+//! "Throttling").
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::StatusCode;
 
+use super::settings::{RegionMemory, SyncAction};
 use crate::error::{BridgeError, ErrorKind};
 use crate::metrics;
 use crate::scf3::envelope::{self, CallKind, Envelope, Scf3Error};
@@ -21,6 +30,73 @@ use crate::walk::Clock;
 
 /// How often a read is sent again after its connection broke.
 const READ_RETRIES: u32 = 2;
+
+/// The first back-off after a throttled answer; each next one doubles, up
+/// to [`BACKOFF_MAX`], and each is drawn uniformly from its upper half.
+const BACKOFF_FIRST: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_millis(800);
+
+/// What a judge made of one HTTP-200 answer.
+#[derive(Debug)]
+pub enum Judged<T> {
+    /// The answer to use.
+    Answer(T),
+    /// SCF refused the call before running anything (throttling), so
+    /// another try is safe; `reason` is a bounded metric label.
+    NotRun { reason: &'static str, answer: T },
+}
+
+/// The answer of [`Scf3Client::send_judged`].
+#[derive(Debug)]
+pub struct Sent<T> {
+    pub answer: T,
+    /// Set when the last answer was still a throttled one: the budget or
+    /// the deadline left no room for another try.
+    pub gave_up: Option<GaveUp>,
+}
+
+/// How long a throttled call was tried before the bridge gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaveUp {
+    pub reason: &'static str,
+    /// Calls sent, the first included.
+    pub tries: u32,
+    /// From the first call to the last answer.
+    pub tried_for: Duration,
+}
+
+impl GaveUp {
+    /// The sentence the legacy message carries.
+    pub fn describe(&self) -> String {
+        format!(
+            "SCF throttled the call; the bridge tried {} time{} over {} ms and gave up \
+             (upstream.throttle_retry_budget_ms)",
+            self.tries,
+            if self.tries == 1 { "" } else { "s" },
+            self.tried_for.as_millis()
+        )
+    }
+}
+
+/// The metric label of a 3.0 error code that proves the call was refused
+/// before anything ran, for every action: the API gateway's frequency
+/// limits (docs/protocol.md, "Which errors are safe to retry").
+pub fn throttle_reason(code: &str) -> Option<&'static str> {
+    match code {
+        "RequestLimitExceeded" => Some("RequestLimitExceeded"),
+        "RequestLimitExceeded.UinLimitExceeded" => Some("RequestLimitExceeded.UinLimitExceeded"),
+        "RequestLimitExceeded.IPLimitExceeded" => Some("RequestLimitExceeded.IPLimitExceeded"),
+        "RequestLimitExceeded.GlobalRegionUinLimitExceeded" => {
+            Some("RequestLimitExceeded.GlobalRegionUinLimitExceeded")
+        }
+        _ if code.starts_with("RequestLimitExceeded.") => Some("RequestLimitExceeded.other"),
+        _ => None,
+    }
+}
+
+/// Answers larger than this are not read for a throttling error by
+/// [`Scf3Client::send`]: error envelopes are small, results may be large.
+const SMALL_ANSWER: usize = 16 * 1024;
 
 /// Why an action's 3.0 call gave no answer it can map.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,23 +116,42 @@ impl From<BridgeError> for Failure {
 }
 
 /// Settings an action reads (through [`Scf3Client::settings`]): the
-/// waits of multi-call actions.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// waits of multi-call actions, which 3.0 action a synchronous invocation
+/// becomes and the shape of its answer, and the client's throttle retries.
+#[derive(Debug, Clone)]
 pub struct ActionSettings {
     /// How long an action waits for a function to become `Active` after
     /// creating or updating it.
     pub wait_limit: Duration,
     /// How often it asks meanwhile.
     pub wait_interval: Duration,
+    /// `upstream.sync_action`.
+    pub sync_action: SyncAction,
+    /// `legacy.documented_aliases`.
+    pub documented_aliases: bool,
+    /// `upstream.throttle_retry_budget_ms`.
+    pub throttle_retry_budget: Duration,
+    /// The longest a request waits for SCF in all (`upstream.timeout_secs`):
+    /// no throttle retry is started that would end past it.
+    pub request_deadline: Duration,
+    /// Regions where 3.0 refused `InvokeFunction` as unsupported, and when
+    /// (shared by every request).
+    pub invoke_function_refused: Arc<RegionMemory>,
 }
 
 impl Default for ActionSettings {
-    /// 90 s, asking every second: what Tencent's own 3.0 deploy tool does
-    /// (docs/protocol.md, "SCF 3.0 envelope").
+    /// Waits of 90 s, asking every second: what Tencent's own 3.0 deploy
+    /// tool does (docs/protocol.md, "SCF 3.0 envelope"); the configuration's
+    /// defaults otherwise.
     fn default() -> Self {
         ActionSettings {
             wait_limit: Duration::from_secs(90),
             wait_interval: Duration::from_secs(1),
+            sync_action: SyncAction::Auto,
+            documented_aliases: true,
+            throttle_retry_budget: Duration::from_millis(2000),
+            request_deadline: Duration::from_secs(330),
+            invoke_function_refused: Arc::default(),
         }
     }
 }
@@ -83,6 +178,10 @@ pub struct CallNotes {
     pub upstream: Option<Duration>,
     /// 3.0 calls sent (retries included).
     pub calls: u32,
+    /// The 3.0 action of the last call sent.
+    pub last_action: Option<&'static str>,
+    /// Calls sent again because SCF proved the previous one did not run.
+    pub throttle_retries: u32,
 }
 
 /// Signs and sends the 3.0 calls of one request.
@@ -95,6 +194,8 @@ pub struct Scf3Client<'a> {
     sent: &'a AtomicBool,
     dry_run: bool,
     settings: &'a ActionSettings,
+    /// No throttle retry is started that would end after this.
+    deadline: tokio::time::Instant,
     notes: CallNotes,
     /// The throttle budget shared through Redis, consulted before each call.
     budget: Option<&'a crate::ratelimit::ThrottleBudget>,
@@ -111,6 +212,7 @@ impl<'a> Scf3Client<'a> {
         sent: &'a AtomicBool,
         dry_run: bool,
         settings: &'a ActionSettings,
+        deadline: tokio::time::Instant,
     ) -> Self {
         Scf3Client {
             transport,
@@ -121,13 +223,14 @@ impl<'a> Scf3Client<'a> {
             sent,
             dry_run,
             settings,
+            deadline,
             notes: CallNotes::default(),
             budget: None,
         }
     }
 
-    /// The settings actions read.
-    pub fn settings(&self) -> &ActionSettings {
+    /// The configuration actions read.
+    pub fn settings(&self) -> &'a ActionSettings {
         self.settings
     }
 
@@ -166,19 +269,39 @@ impl<'a> Scf3Client<'a> {
                 format!("a 3.0 body did not serialize: {e}"),
             )
         })?;
-        let answer = self
-            .send(R::ACTION, R::VERSION, R::KIND, Bytes::from(body))
+        let sent = self
+            .send_judged(
+                R::ACTION,
+                R::VERSION,
+                R::KIND,
+                Bytes::from(body),
+                |answer| match envelope::parse::<R::Response>(&answer) {
+                    Ok(Envelope::Error(e)) => Ok(match throttle_reason(&e.code) {
+                        Some(reason) => Judged::NotRun {
+                            reason,
+                            answer: Envelope::Error(e),
+                        },
+                        None => Judged::Answer(Envelope::Error(e)),
+                    }),
+                    Ok(ok) => Ok(Judged::Answer(ok)),
+                    Err(e) => Err(Failure::Bridge(unusable(e))),
+                },
+            )
             .await?;
-        match envelope::parse::<R::Response>(&answer) {
-            Ok(Envelope::Ok {
+        match sent.answer {
+            Envelope::Ok {
                 response,
                 request_id,
-            }) => {
+            } => {
                 self.notes.request_id = request_id;
                 Ok(response)
             }
-            Ok(Envelope::Error(e)) => Err(self.refused(e)),
-            Err(e) => Err(Failure::Bridge(unusable(e))),
+            Envelope::Error(mut e) => {
+                if let Some(g) = sent.gave_up {
+                    e.message = format!("{}; {}", e.message, g.describe());
+                }
+                Err(self.refused(e))
+            }
         }
     }
 
@@ -224,8 +347,98 @@ impl<'a> Scf3Client<'a> {
     }
 
     /// Signs and sends one 3.0 body, returning the body of its HTTP-200
-    /// answer unparsed (for an action that parses its own answer).
+    /// answer unparsed (for an action that parses its own answer). A small
+    /// answer that is a throttling error is retried as [`Self::send_judged`]
+    /// does; the last one is returned as it is.
     pub async fn send(
+        &mut self,
+        action: &'static str,
+        version: &'static str,
+        kind: CallKind,
+        body: Bytes,
+    ) -> Result<Bytes, Failure> {
+        let sent = self
+            .send_judged(action, version, kind, body, |answer| {
+                let reason = (answer.len() <= SMALL_ANSWER)
+                    .then(|| envelope::split(&answer).ok())
+                    .flatten()
+                    .and_then(|split| split.error)
+                    .and_then(|(code, _)| throttle_reason(&code));
+                Ok(match reason {
+                    Some(reason) => Judged::NotRun { reason, answer },
+                    None => Judged::Answer(answer),
+                })
+            })
+            .await?;
+        Ok(sent.answer)
+    }
+
+    /// Signs and sends one 3.0 body and hands each HTTP-200 answer to
+    /// `judge`. While the judge finds that SCF refused the call before
+    /// running anything, the call is sent again after a jittered,
+    /// exponentially growing wait — as long as the wait ends within the
+    /// throttle budget (from the first call) and before the request's
+    /// deadline; then the last answer is returned with [`Sent::gave_up`].
+    /// Only what the judge proves not run is ever sent again (besides
+    /// reads whose connection broke, as [`Self::send`] says).
+    pub async fn send_judged<T>(
+        &mut self,
+        action: &'static str,
+        version: &'static str,
+        kind: CallKind,
+        body: Bytes,
+        mut judge: impl FnMut(Bytes) -> Result<Judged<T>, Failure> + Send,
+    ) -> Result<Sent<T>, Failure> {
+        let started = tokio::time::Instant::now();
+        let stop = (started + self.settings.throttle_retry_budget).min(self.deadline);
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let answer = self
+                .send_transport(action, version, kind, body.clone())
+                .await?;
+            match judge(answer)? {
+                Judged::Answer(answer) => {
+                    if tries > 1 {
+                        metrics::throttle_recovered();
+                    }
+                    return Ok(Sent {
+                        answer,
+                        gave_up: None,
+                    });
+                }
+                Judged::NotRun { reason, answer } => {
+                    let now = tokio::time::Instant::now();
+                    let wait = backoff(tries);
+                    if now + wait > stop {
+                        metrics::throttle_given_up(reason);
+                        return Ok(Sent {
+                            answer,
+                            gave_up: Some(GaveUp {
+                                reason,
+                                tries,
+                                tried_for: now - started,
+                            }),
+                        });
+                    }
+                    metrics::throttle_retry(reason);
+                    self.notes.throttle_retries += 1;
+                    tracing::debug!(
+                        action,
+                        attempt = tries,
+                        reason,
+                        ?wait,
+                        "3.0 call throttled; sending again"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// One call as the transport sees it, a read sent again after its
+    /// connection broke.
+    async fn send_transport(
         &mut self,
         action: &'static str,
         version: &'static str,
@@ -274,6 +487,7 @@ impl<'a> Scf3Client<'a> {
         let started = Instant::now();
         self.sent.store(true, Ordering::SeqCst);
         self.notes.calls += 1;
+        self.notes.last_action = Some(action);
         let result = self.transport.send(&self.target, headers, body).await;
         let elapsed = started.elapsed();
         self.notes.upstream = Some(self.notes.upstream.unwrap_or_default() + elapsed);
@@ -291,6 +505,19 @@ impl<'a> Scf3Client<'a> {
         }
         Ok(response.body)
     }
+}
+
+/// The wait before try `tries + 1`: drawn uniformly from the upper half of
+/// `BACKOFF_FIRST · 2^(tries-1)`, capped at `BACKOFF_MAX`, so that callers
+/// throttled together do not come back together.
+pub fn backoff(tries: u32) -> Duration {
+    let ceiling = BACKOFF_FIRST
+        .saturating_mul(1 << tries.saturating_sub(1).min(16))
+        .min(BACKOFF_MAX);
+    let half = ceiling / 2;
+    // Random bits from the UUID generator the bridge already has.
+    let fraction = (uuid::Uuid::new_v4().as_u128() & 0xffff) as u32;
+    half + half.mul_f64(f64::from(fraction) / 65_536.0)
 }
 
 /// The error for an HTTP-200 answer that is not a usable 3.0 envelope.
@@ -374,6 +601,7 @@ mod tests {
         clock: Clock,
         sent: AtomicBool,
         settings: ActionSettings,
+        deadline: tokio::time::Instant,
     }
 
     impl Fixture {
@@ -388,6 +616,7 @@ mod tests {
                 clock: Arc::new(|| 1_700_000_000),
                 sent: AtomicBool::new(false),
                 settings: ActionSettings::default(),
+                deadline: tokio::time::Instant::now() + Duration::from_secs(330),
             }
         }
 
@@ -402,6 +631,7 @@ mod tests {
                 &self.sent,
                 false,
                 &self.settings,
+                self.deadline,
             )
         }
     }
@@ -471,6 +701,93 @@ mod tests {
                 "{got:?}"
             );
         }
+    }
+
+    fn throttled() -> Scripted {
+        Scripted::error(
+            "RequestLimitExceeded.UinLimitExceeded",
+            "slow down",
+            "rid-t",
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_read_or_mutation_is_sent_again_until_it_is_answered() {
+        let f = Fixture::new([throttled(), throttled(), status("Active")]);
+        let mut c = f.client();
+        let got = c.call(&GetFunction { function_name: "f" }).await.unwrap();
+        assert_eq!(got.status, "Active");
+        assert_eq!(f.transport.actions(), ["GetFunction"; 3]);
+        assert_eq!(c.into_notes().throttle_retries, 2);
+        // A mutation too: the throttling proves it did not run.
+        let f = Fixture::new([throttled(), Scripted::ok(json!({}), "r")]);
+        f.client().call(&Delete {}).await.unwrap();
+        assert_eq!(f.transport.actions(), ["DeleteFunction"; 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn raw_sends_are_retried_when_their_small_answer_is_throttling() {
+        let f = Fixture::new([throttled(), Scripted::ok(json!({"Ok": 1}), "r")]);
+        let body = f
+            .client()
+            .send(
+                "Invoke",
+                "2018-04-16",
+                CallKind::Mutation,
+                Bytes::from_static(b"{}"),
+            )
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("\"Ok\":1"));
+        assert_eq!(f.transport.actions().len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_call_gives_up_within_the_budget_and_says_so() {
+        let mut f = Fixture::new(std::iter::repeat_n(throttled(), 50));
+        f.settings.throttle_retry_budget = Duration::from_millis(500);
+        let started = tokio::time::Instant::now();
+        let got = f.client().call(&Delete {}).await;
+        let Err(Failure::Scf(e)) = got else {
+            panic!("{got:?}")
+        };
+        assert_eq!(e.code, "RequestLimitExceeded.UinLimitExceeded");
+        let tries = f.transport.actions().len();
+        assert!(
+            e.message.contains(&format!("tried {tries} times")),
+            "{}",
+            e.message
+        );
+        assert!(started.elapsed() <= Duration::from_millis(500));
+        // 25–50, 50–100, 100–200 ms fit in 500 ms; a 200–400 ms step may.
+        assert!((4..=5).contains(&tries), "{tries}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_errors_are_never_sent_again() {
+        for code in [
+            "InternalError",
+            "LimitExceeded.Quota",
+            "ResourceInUse.Function",
+        ] {
+            let f = Fixture::new([Scripted::error(code, "no", "r"), status("Active")]);
+            let got = f.client().call(&Delete {}).await;
+            assert!(matches!(got, Err(Failure::Scf(e)) if e.code == code));
+            assert_eq!(f.transport.actions().len(), 1, "{code}");
+        }
+    }
+
+    #[test]
+    fn back_off_grows_with_jitter_and_a_ceiling() {
+        for tries in 1..20 {
+            let ceiling = (BACKOFF_FIRST * (1 << (tries - 1).min(10))).min(BACKOFF_MAX);
+            for _ in 0..50 {
+                let wait = backoff(tries);
+                assert!(wait >= ceiling / 2 && wait <= ceiling, "{tries}: {wait:?}");
+            }
+        }
+        let waits: std::collections::HashSet<Duration> = (0..50).map(|_| backoff(5)).collect();
+        assert!(waits.len() > 10, "jittered: {waits:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,10 +1,21 @@
-//! `InvokeFunction` → 3.0 `Invoke` (docs/protocol.md, "InvokeFunction"):
-//! `functionName`, `invokeType`, `logType`, `param`, `namespace`, `version`
-//! become `FunctionName`, `InvocationType`, `LogType`, `ClientContext`,
-//! `Namespace`, `Qualifier` — only what the caller sent, as SCF's defaults
-//! equal the legacy ones. A synchronous `Result` becomes the legacy `data`
-//! with lower-camel keys, an asynchronous one just `data.requestId`; a
-//! function that failed is still `code` 0 with `errMsg` filled.
+//! `InvokeFunction` → 3.0 `InvokeFunction` or `Invoke` (docs/protocol.md,
+//! "InvokeFunction"). A synchronous call goes to 3.0 `InvokeFunction`
+//! (10,000/s against `Invoke`'s 100/s) unless `upstream.sync_action =
+//! "invoke"`; an asynchronous one (`invokeType=Event`) always goes to
+//! `Invoke`, the only 3.0 action that queues. `functionName`, `logType`,
+//! `param`, `namespace` and `version` become `FunctionName`, `LogType`,
+//! `Event` (`ClientContext` and `InvocationType` for `Invoke`), `Namespace`
+//! and `Qualifier` — always sent, `$LATEST` when the caller named no
+//! version. A synchronous `Result` becomes the legacy `data` with
+//! lower-camel keys (and the documented aliases), an asynchronous one just
+//! `data.requestId`; a function that failed is still `code` 0 with `errMsg`
+//! filled.
+//!
+//! With `sync_action = "auto"`, a region whose 3.0 refuses `InvokeFunction`
+//! in a way that proves nothing ran (`InvalidAction`, `UnsupportedOperation*`,
+//! `UnsupportedRegion`), or that is not in the documented `InvokeFunction`
+//! region list, is sent `Invoke` instead, and a refusal is remembered for
+//! that region for a while. A CAM denial is never retried as `Invoke`.
 //!
 //! The bridge's hot path: `param` is moved, never copied, from the decoded
 //! form into the 3.0 body, and the answer is parsed borrowed.
@@ -12,11 +23,17 @@
 use bytes::Bytes;
 use serde_json::{Map, Number, Value};
 
+use super::client::{throttle_reason, unusable, GaveUp, Judged};
+use super::settings::SyncAction;
 use super::{Action, Failure, LegacyParams, Scf3Client, Subject};
 use crate::error::{BridgeError, ErrorKind};
-use crate::legacy::answer::LegacyAnswer;
+use crate::legacy::answer::{codes, LegacyAnswer};
+use crate::metrics;
 use crate::scf3::envelope::{CallKind, Scf3Error};
-use crate::scf3::invoke::{self, InvocationType, InvokeRequest, InvokeResult, LogType, Outcome};
+use crate::scf3::invoke::{
+    self, InvocationType, InvokeFunctionRequest, InvokeRequest, InvokeResult, LogType, Outcome,
+    INVOKE_FUNCTION_ACTION,
+};
 use crate::walk::{DRY_RUN_CODE_DESC, DRY_RUN_MESSAGE};
 
 /// `Action=InvokeFunction`.
@@ -46,9 +63,67 @@ impl Request {
     }
 }
 
+/// The regions whose 3.0 documents `InvokeFunction` (docs/protocol.md,
+/// "InvokeFunction"); `auto` sends `Invoke` anywhere else.
+pub const INVOKE_FUNCTION_REGIONS: &[&str] = &[
+    "ap-beijing",
+    "ap-chengdu",
+    "ap-chongqing",
+    "ap-guangzhou",
+    "ap-hongkong",
+    "ap-jakarta",
+    "ap-nanjing",
+    "ap-seoul",
+    "ap-shanghai",
+    "ap-shanghai-fsi",
+    "ap-shenzhen-fsi",
+    "ap-singapore",
+    "ap-tokyo",
+    "eu-frankfurt",
+    "na-ashburn",
+    "na-siliconvalley",
+    "sa-saopaulo",
+];
+
+/// The 3.0 action a legacy invocation is sent to first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Invoke,
+    InvokeFunction,
+}
+
+/// Which 3.0 action a legacy invocation goes to first, in `region`.
+pub fn choose(
+    sync_action: SyncAction,
+    invoke_type: InvocationType,
+    region: &str,
+    refused_recently: bool,
+) -> Target {
+    match (invoke_type, sync_action) {
+        (InvocationType::Event, _) | (_, SyncAction::Invoke) => Target::Invoke,
+        (_, SyncAction::InvokeFunction) => Target::InvokeFunction,
+        (_, SyncAction::Auto) => {
+            if INVOKE_FUNCTION_REGIONS.contains(&region) && !refused_recently {
+                Target::InvokeFunction
+            } else {
+                Target::Invoke
+            }
+        }
+    }
+}
+
+/// Whether 3.0's refusal of `InvokeFunction` says the action is unknown or
+/// unsupported there — refused before anything ran, so `auto` may send
+/// `Invoke` instead.
+pub fn proves_unsupported(code: &str) -> bool {
+    matches!(code, "InvalidAction" | "UnsupportedRegion")
+        || code == "UnsupportedOperation"
+        || code.starts_with("UnsupportedOperation.")
+}
+
 impl Action for InvokeFunction {
     const NAME: &'static str = "InvokeFunction";
-    const SCF3_ACTIONS: &'static [&'static str] = &[invoke::ACTION];
+    const SCF3_ACTIONS: &'static [&'static str] = &[INVOKE_FUNCTION_ACTION, invoke::ACTION];
     type Request = Request;
 
     fn parse(p: LegacyParams) -> Result<Request, BridgeError> {
@@ -98,37 +173,168 @@ impl Action for InvokeFunction {
         }
     }
 
-    async fn run(mut r: Request, scf: &mut Scf3Client<'_>) -> Result<LegacyAnswer, Failure> {
-        let body = Bytes::from(invoke_body(&r));
-        // `param` is in the body now; the call may take minutes.
-        r.param = None;
-        // An `Invoke` runs the function: a mutation, never sent twice.
-        let answer = match scf
-            .send(invoke::ACTION, invoke::VERSION, CallKind::Mutation, body)
-            .await
-        {
-            Err(Failure::DryRun) => return Ok(dry_run(r.invocation_type())),
-            other => other?,
+    async fn run(
+        mut f: Request,
+        scf: &mut Scf3Client<'_>,
+    ) -> Result<LegacyAnswer, Failure> {
+        let settings = scf.settings();
+        let region = scf.region().to_owned();
+        let target = choose(
+            settings.sync_action,
+            f.invocation_type(),
+            &region,
+            settings.invoke_function_refused.remembers(&region),
+        );
+        let shape = SyncShape {
+            status_code_result: false,
+            documented_aliases: settings.documented_aliases,
         };
-        let outcome = invoke::parse_response(&answer).map_err(super::client::unusable)?;
-        match outcome {
-            Outcome::Error {
-                code,
-                message,
-                request_id,
-            } => Err(scf.refused(Scf3Error {
-                code,
-                message,
-                request_id,
-            })),
-            Outcome::Result { .. } => {
-                let t = from_outcome(outcome, r.invocation_type());
-                scf.note_request_id(t.request_id);
-                scf.note_function_request_id(t.function_request_id);
-                Ok(t.answer)
+        if target == Target::InvokeFunction {
+            let body = Bytes::from(invoke_function_body(&f));
+            // `param` is in the body now: not held twice while SCF runs.
+            f.param = None;
+            let sent = body.clone();
+            let shape = SyncShape {
+                status_code_result: true,
+                ..shape
+            };
+            match invoke(scf, INVOKE_FUNCTION_ACTION, body, &f, shape).await {
+                Err(Failure::Scf(e))
+                    if settings.sync_action == SyncAction::Auto
+                        && proves_unsupported(&e.code) =>
+                {
+                    tracing::info!(
+                        region = %region,
+                        code = %e.code,
+                        "3.0 refused InvokeFunction as unsupported; sending Invoke there for a while"
+                    );
+                    settings.invoke_function_refused.remember(&region);
+                    metrics::invoke_function_fallback(&e.code);
+                    // The event back from the body SCF refused (rare path).
+                    f.param = event_of(&sent)?;
+                }
+                other => return other,
             }
         }
+        let body = Bytes::from(invoke_body(&f));
+        // `param` is in the body now; the call may take minutes.
+        f.param = None;
+        invoke(scf, invoke::ACTION, body, &f, shape).await
     }
+}
+
+/// The `Event` of an `InvokeFunction` body the bridge built.
+fn event_of(body: &[u8]) -> Result<Option<String>, Failure> {
+    #[derive(serde::Deserialize)]
+    struct EventOnly {
+        #[serde(rename = "Event")]
+        event: Option<String>,
+    }
+    serde_json::from_slice::<EventOnly>(body)
+        .map(|b| b.event)
+        .map_err(|e| {
+            Failure::Bridge(BridgeError::new(
+                ErrorKind::Internal,
+                format!("the InvokeFunction body did not read back: {e}"),
+            ))
+        })
+}
+
+/// Sends one invocation to `action` (`Invoke` or `InvokeFunction`) and maps
+/// its answer. Throttled answers are sent again by the client within the
+/// budget; an invocation is otherwise never sent twice.
+async fn invoke(
+    scf: &mut Scf3Client<'_>,
+    action: &'static str,
+    body: Bytes,
+    f: &Request,
+    shape: SyncShape,
+) -> Result<LegacyAnswer, Failure> {
+    let judge = |answer: Bytes| {
+        let outcome = invoke::parse_response(&answer).map_err(|e| Failure::Bridge(unusable(e)))?;
+        Ok(match not_run(action, &outcome) {
+            Some(reason) => Judged::NotRun {
+                reason,
+                answer: outcome,
+            },
+            None => Judged::Answer(outcome),
+        })
+    };
+    // An invocation runs the function: a mutation, never sent twice
+    // unless SCF proved it did not run.
+    let sent = match scf
+        .send_judged(action, invoke::VERSION, CallKind::Mutation, body, judge)
+        .await
+    {
+        Err(Failure::DryRun) => return Ok(dry_run(f.invocation_type())),
+        other => other?,
+    };
+    match sent.answer {
+        Outcome::Error {
+            code,
+            mut message,
+            request_id,
+        } => {
+            if let Some(g) = sent.gave_up {
+                message = format!("{message}; {}", g.describe());
+            }
+            Err(scf.refused(Scf3Error {
+                code,
+                message,
+                request_id,
+            }))
+        }
+        outcome @ Outcome::Result { .. } => {
+            if let (Some(g), Outcome::Result { result, request_id }) = (sent.gave_up, &outcome) {
+                scf.note_request_id(request_id.clone());
+                scf.note_function_request_id(result.function_request_id.clone());
+                return Ok(gave_up_answer(g));
+            }
+            let t = from_outcome_with(outcome, f.invocation_type(), shape);
+            scf.note_request_id(t.request_id);
+            scf.note_function_request_id(t.function_request_id);
+            Ok(t.answer)
+        }
+    }
+}
+
+/// The retry reason of an invocation answer that proves the function did
+/// not run: the frequency limits, `LimitExceeded.Quota`, and 3.0
+/// `InvokeFunction`'s burst (429), concurrency (432) and capacity (449)
+/// status codes, all rejected before execution (docs/protocol.md, "Which
+/// errors are safe to retry").
+pub fn not_run(action: &str, outcome: &Outcome) -> Option<&'static str> {
+    match outcome {
+        Outcome::Error { code, .. } => throttle_reason(code)
+            .or_else(|| (code == "LimitExceeded.Quota").then_some("LimitExceeded.Quota")),
+        Outcome::Result { result, .. } if action == INVOKE_FUNCTION_ACTION => {
+            match result.invoke_result.as_ref().and_then(|n| n.as_i64()) {
+                Some(429) => Some("InvokeResult.429"),
+                Some(432) => Some("InvokeResult.432"),
+                Some(449) => Some("InvokeResult.449"),
+                _ => None,
+            }
+        }
+        Outcome::Result { .. } => None,
+    }
+}
+
+/// The legacy 4400 of an invocation SCF kept refusing with a status code
+/// that proves it did not run.
+fn gave_up_answer(g: GaveUp) -> LegacyAnswer {
+    let (desc, what) = match g.reason {
+        "InvokeResult.429" => ("ResourceLimit", "the function's burst limit (status 429)"),
+        "InvokeResult.449" => ("InsufficientResources", "SCF had no capacity (status 449)"),
+        _ => (
+            "ResourceLimitReached",
+            "the function's concurrency limit (status 432)",
+        ),
+    };
+    LegacyAnswer::error(
+        codes::QUOTA_EXCEEDED,
+        desc,
+        format!("({desc}) the function did not run: {what}; {}", g.describe()),
+    )
 }
 
 /// SCF's event limits (6 MB sync, 128 KB async), checked before anything
@@ -166,18 +372,42 @@ fn dry_run(invoke_type: InvocationType) -> LegacyAnswer {
     answer
 }
 
-/// The 3.0 `Invoke` body for a legacy `InvokeFunction`: only what the
-/// caller sent. `param` is passed on verbatim as `ClientContext`; `version`
-/// becomes `Qualifier`. Nothing else of the legacy request reaches the body.
+/// The 3.0 `Invoke` body for a legacy `InvokeFunction`: what the caller
+/// sent (SCF's defaults equal the legacy ones), and always `Qualifier`.
+/// `param` is passed on verbatim as `ClientContext`. Nothing else of the
+/// legacy request reaches the body.
 pub fn to_invoke(r: &Request) -> InvokeRequest<'_> {
     InvokeRequest {
         function_name: &r.function_name,
         invocation_type: r.invoke_type,
-        qualifier: r.version.as_deref(),
+        qualifier: Some(invoke_qualifier(r)),
         client_context: r.param.as_deref(),
         log_type: r.log_type,
         namespace: r.namespace.as_deref(),
     }
+}
+
+/// The 3.0 `InvokeFunction` body for a synchronous legacy `InvokeFunction`:
+/// `param` becomes `Event`, there is no `InvocationType`, and `Qualifier`
+/// is always sent — 3.0 `InvokeFunction` would otherwise run the
+/// `$DEFAULT` alias, which may route to published versions, where the
+/// legacy service (and `Invoke`) ran `$LATEST`.
+pub fn to_invoke_function(r: &Request) -> InvokeFunctionRequest<'_> {
+    InvokeFunctionRequest {
+        function_name: &r.function_name,
+        qualifier: Some(invoke_qualifier(r)),
+        event: r.param.as_deref(),
+        log_type: r.log_type,
+        namespace: r.namespace.as_deref(),
+    }
+}
+
+/// The caller's `version` as a 3.0 `Qualifier` (`translate::qualifier`),
+/// else `$LATEST`, the version the legacy service ran.
+fn invoke_qualifier(r: &Request) -> &str {
+    r.version
+        .as_deref()
+        .map_or("$LATEST", crate::translate::qualifier)
 }
 
 /// The compact JSON bytes of [`to_invoke`], written into a buffer sized up
@@ -185,13 +415,23 @@ pub fn to_invoke(r: &Request) -> InvokeRequest<'_> {
 /// doubling would copy it several times and hold two copies at the peak.
 /// The headroom covers escaping (`"` → `\"`) of one byte in eight.
 pub fn invoke_body(r: &Request) -> Vec<u8> {
+    sized_body(r, &to_invoke(r))
+}
+
+/// The compact JSON bytes of [`to_invoke_function`], sized as
+/// [`invoke_body`] is.
+pub fn invoke_function_body(r: &Request) -> Vec<u8> {
+    sized_body(r, &to_invoke_function(r))
+}
+
+fn sized_body(r: &Request, body: &impl serde::Serialize) -> Vec<u8> {
     let text = |s: &Option<String>| s.as_deref().map_or(0, str::len);
     let param = text(&r.param);
     let estimate =
         160 + r.function_name.len() + text(&r.namespace) + text(&r.version) + param + param / 8;
     let mut out = Vec::with_capacity(estimate);
-    serde_json::to_writer(&mut out, &to_invoke(r))
-        .expect("an Invoke body always serializes: it has only strings and enums");
+    serde_json::to_writer(&mut out, body)
+        .expect("an invocation body always serializes: it has only strings and enums");
     out
 }
 
@@ -207,14 +447,36 @@ pub struct Translated {
     pub scf_error: Option<String>,
 }
 
-/// Maps a parsed `Invoke` answer to the legacy answer; an error through the
-/// shared table (`translate::legacy_code_for`).
+/// How a synchronous `Result` becomes the legacy `data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncShape {
+    /// The answer is 3.0 `InvokeFunction`'s, whose `InvokeResult` is an
+    /// execution status code: 200 becomes the legacy 0, any other value is
+    /// kept (non-zero means failure, as it did).
+    pub status_code_result: bool,
+    /// Add `payLoad`, `logMsg` and `memSize` (the legacy documentation's
+    /// names) beside `retMsg`, `log` and `memUsage` (the service's).
+    pub documented_aliases: bool,
+}
+
+/// Maps a parsed `Invoke` answer to the legacy answer, without the
+/// documented aliases ([`from_outcome_with`]); an error through the shared
+/// table (`translate::legacy_code_for`).
 pub fn from_outcome(outcome: Outcome, invoke_type: InvocationType) -> Translated {
+    from_outcome_with(outcome, invoke_type, SyncShape::default())
+}
+
+/// [`from_outcome`] with the shape of a synchronous answer chosen.
+pub fn from_outcome_with(
+    outcome: Outcome,
+    invoke_type: InvocationType,
+    shape: SyncShape,
+) -> Translated {
     match outcome {
         Outcome::Result { result, request_id } => {
             let function_request_id = result.function_request_id.clone();
             let data = match invoke_type {
-                InvocationType::RequestResponse => sync_data(result),
+                InvocationType::RequestResponse => sync_data(result, shape),
                 InvocationType::Event => async_data(result),
             };
             Translated {
@@ -248,8 +510,8 @@ pub fn from_outcome(outcome: Outcome, invoke_type: InvocationType) -> Translated
 /// `FunctionRequestId` renamed to `requestId`; numbers keep their JSON type.
 /// A field SCF left out is given its type's zero value, so the legacy shape
 /// is always complete.
-fn sync_data(r: InvokeResult) -> Value {
-    let mut m = Map::with_capacity(8);
+fn sync_data(r: InvokeResult, shape: SyncShape) -> Value {
+    let mut m = Map::with_capacity(11);
     m.insert(
         "requestId".into(),
         Value::String(r.function_request_id.unwrap_or_default()),
@@ -266,7 +528,22 @@ fn sync_data(r: InvokeResult) -> Value {
         "errMsg".into(),
         Value::String(r.err_msg.unwrap_or_default()),
     );
-    m.insert("invokeResult".into(), number_or(r.invoke_result, 0.into()));
+    let invoke_result = match r.invoke_result {
+        Some(n)
+            if shape.status_code_result
+                && n.as_i64() == Some(invoke::INVOKE_FUNCTION_SUCCESS) =>
+        {
+            0.into()
+        }
+        other => other.unwrap_or_else(|| 0.into()),
+    };
+    m.insert("invokeResult".into(), Value::Number(invoke_result));
+    if shape.documented_aliases {
+        for (alias, of) in [("payLoad", "retMsg"), ("logMsg", "log"), ("memSize", "memUsage")] {
+            let value = m[of].clone();
+            m.insert(alias.into(), value);
+        }
+    }
     Value::Object(m)
 }
 
@@ -293,9 +570,13 @@ fn zero_float() -> Number {
 mod tests {
     use serde_json::json;
 
+    use std::time::Duration;
+
     use super::*;
+    use crate::actions::ActionSettings;
     use crate::config::UpstreamMode;
     use crate::testing::{bridge, get, json, Scripted, ScriptedTransport};
+    use crate::walk::Bridge;
 
     fn parse(form: &str) -> Result<Request, BridgeError> {
         crate::testing::parse::<InvokeFunction>(form)
@@ -451,7 +732,22 @@ mod tests {
             .keys()
             .map(|k| k.as_str())
             .collect();
-        assert_eq!(keys, ["FunctionName"]);
+        assert_eq!(keys, ["FunctionName", "Qualifier"]);
+        assert_eq!(body["Qualifier"], "$LATEST");
+    }
+
+    #[test]
+    fn invoke_function_body_has_event_and_no_invocation_type() {
+        let mut f = invoke("hello");
+        f.param = Some(r#"{"a":1}"#.into());
+        f.version = Some("LATEST".into());
+        f.log_type = Some(LogType::Tail);
+        let body: Value = serde_json::from_slice(&invoke_function_body(&f)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"FunctionName": "hello", "Qualifier": "$LATEST",
+                "Event": "{\"a\":1}", "LogType": "Tail"})
+        );
     }
 
     fn result_from(json: &str) -> InvokeResult {
@@ -546,49 +842,67 @@ mod tests {
         assert_eq!(t.scf_error.as_deref(), Some("ResourceNotFound.Function"));
     }
 
-
-
-
-    /// The official 3.0 sample result (docs/protocol.md, "Invoke").
-    fn sample() -> Scripted {
+    /// The official 3.0 sample result (docs/protocol.md, "Invoke"), with
+    /// `InvokeResult` as given.
+    fn result(invoke_result: i64) -> Scripted {
         Scripted::ok(
             json!({"Result": {"MemUsage": 3207168, "Log": "", "RetMsg": "hello from scf",
                 "BillDuration": 100, "FunctionRequestId": "6add56fa-58f1-11e8-89a9-5254005d5fdb",
-                "Duration": 0.826, "ErrMsg": "", "InvokeResult": 0}}),
+                "Duration": 0.826, "ErrMsg": "", "InvokeResult": invoke_result}}),
             "c2af8a64-c922-4d55-aee0-bd86a5c2cd12",
         )
     }
 
+    /// `Invoke`'s success.
+    fn sample() -> Scripted {
+        result(0)
+    }
+
+    fn throttled() -> Scripted {
+        Scripted::error("RequestLimitExceeded", "too many requests", "rid-t")
+    }
+
+    fn with(t: &std::sync::Arc<ScriptedTransport>, settings: ActionSettings) -> Bridge {
+        let mut b = bridge(t.clone());
+        b.actions = settings;
+        b
+    }
+
+    fn mode(sync_action: SyncAction) -> ActionSettings {
+        ActionSettings {
+            sync_action,
+            ..ActionSettings::default()
+        }
+    }
+
+    const SYNC: &[(&str, &str)] = &[
+        ("Action", "InvokeFunction"),
+        ("functionName", "hello"),
+        ("param", r#"{"a":1}"#),
+        ("namespace", "prod"),
+    ];
+
     #[tokio::test]
-    async fn a_sync_invoke_is_one_signed_invoke_call_mapped_to_legacy_data() {
-        let t = ScriptedTransport::new([sample()]);
-        let b = bridge(t.clone());
-        let reply = get(
-            &b,
-            &[
-                ("Action", "InvokeFunction"),
-                ("functionName", "hello"),
-                ("param", r#"{"a":1}"#),
-                ("namespace", "prod"),
-            ],
-        )
-        .await;
+    async fn a_sync_call_is_one_3_0_invoke_function_with_event_and_latest_qualifier() {
+        let t = ScriptedTransport::new([result(200)]);
+        let reply = get(&bridge(t.clone()), SYNC).await;
         assert_eq!(
             String::from_utf8(reply.answer.to_json()).unwrap(),
-            r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"6add56fa-58f1-11e8-89a9-5254005d5fdb","duration":0.826,"billDuration":100,"memUsage":3207168,"log":"","retMsg":"hello from scf","errMsg":"","invokeResult":0}}"#
-        );
-        assert_eq!(
-            reply.request_id.as_deref(),
-            Some("c2af8a64-c922-4d55-aee0-bd86a5c2cd12")
+            r#"{"code":0,"message":"","codeDesc":"Success","data":{"requestId":"6add56fa-58f1-11e8-89a9-5254005d5fdb","duration":0.826,"billDuration":100,"memUsage":3207168,"log":"","retMsg":"hello from scf","errMsg":"","invokeResult":0,"payLoad":"hello from scf","logMsg":"","memSize":3207168}}"#
         );
         let calls = t.calls();
         assert_eq!(calls.len(), 1);
-        assert_eq!(calls[0].action, "Invoke");
+        assert_eq!(calls[0].action, "InvokeFunction");
         assert_eq!(calls[0].region, "ap-guangzhou");
         assert!(calls[0].signed);
         assert_eq!(
             calls[0].body,
-            json!({"FunctionName": "hello", "ClientContext": "{\"a\":1}", "Namespace": "prod"})
+            json!({"FunctionName": "hello", "Qualifier": "$LATEST", "Event": "{\"a\":1}",
+                "Namespace": "prod"})
+        );
+        assert_eq!(
+            reply.request_id.as_deref(),
+            Some("c2af8a64-c922-4d55-aee0-bd86a5c2cd12")
         );
         assert_eq!(reply.info.action, Some("InvokeFunction"));
         assert_eq!(reply.info.function.as_deref(), Some("hello"));
@@ -597,6 +911,289 @@ mod tests {
             reply.info.function_request_id.as_deref(),
             Some("6add56fa-58f1-11e8-89a9-5254005d5fdb")
         );
+    }
+
+    #[tokio::test]
+    async fn invoke_mode_sends_invoke_with_client_context_and_keeps_its_invoke_result() {
+        let t = ScriptedTransport::new([sample()]);
+        let reply = get(&with(&t, mode(SyncAction::Invoke)), SYNC).await;
+        let v = json(&reply);
+        assert_eq!(v["data"]["invokeResult"], 0);
+        assert_eq!(v["data"]["retMsg"], "hello from scf");
+        let calls = t.calls();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].action, "Invoke");
+        assert_eq!(
+            calls[0].body,
+            json!({"FunctionName": "hello", "Qualifier": "$LATEST",
+                "ClientContext": "{\"a\":1}", "Namespace": "prod"})
+        );
+    }
+
+    #[tokio::test]
+    async fn the_callers_version_is_the_qualifier_mapped_as_for_every_action() {
+        for (version, qualifier) in [("LATEST", "$LATEST"), ("3", "3"), ("$LATEST", "$LATEST")] {
+            for sync_action in [SyncAction::Auto, SyncAction::Invoke] {
+                let t = ScriptedTransport::new([result(200), sample()]);
+                get(
+                    &with(&t, mode(sync_action)),
+                    &[
+                        ("Action", "InvokeFunction"),
+                        ("functionName", "f"),
+                        ("version", version),
+                    ],
+                )
+                .await;
+                assert_eq!(t.calls()[0].body["Qualifier"], qualifier, "{version}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_status_code_other_than_200_is_kept_as_invoke_result() {
+        let t = ScriptedTransport::new([result(430)]);
+        let reply = get(&bridge(t.clone()), SYNC).await;
+        let v = json(&reply);
+        assert_eq!(v["code"], 0);
+        assert_eq!(v["data"]["invokeResult"], 430);
+        assert_eq!(t.calls().len(), 1, "430 may have run: never sent again");
+    }
+
+    #[tokio::test]
+    async fn an_invoke_answer_of_200_is_not_rewritten() {
+        // Only 3.0 InvokeFunction's InvokeResult is a status code.
+        let t = ScriptedTransport::new([result(200)]);
+        let reply = get(&with(&t, mode(SyncAction::Invoke)), SYNC).await;
+        assert_eq!(json(&reply)["data"]["invokeResult"], 200);
+    }
+
+    #[tokio::test]
+    async fn documented_aliases_can_be_turned_off() {
+        let t = ScriptedTransport::new([result(200)]);
+        let settings = ActionSettings {
+            documented_aliases: false,
+            ..ActionSettings::default()
+        };
+        let v = json(&get(&with(&t, settings), SYNC).await);
+        let keys: Vec<&String> = v["data"].as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "requestId",
+                "duration",
+                "billDuration",
+                "memUsage",
+                "log",
+                "retMsg",
+                "errMsg",
+                "invokeResult"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_async_call_always_goes_to_invoke() {
+        for sync_action in [SyncAction::Auto, SyncAction::InvokeFunction] {
+            let t = ScriptedTransport::new([Scripted::ok(
+                json!({"Result": {"FunctionRequestId": "abc"}}),
+                "r",
+            )]);
+            let reply = get(
+                &with(&t, mode(sync_action)),
+                &[
+                    ("Action", "InvokeFunction"),
+                    ("functionName", "f"),
+                    ("invokeType", "Event"),
+                ],
+            )
+            .await;
+            assert_eq!(json(&reply)["data"], json!({"requestId": "abc"}));
+            let calls = t.calls();
+            assert_eq!(calls[0].action, "Invoke");
+            assert_eq!(calls[0].body["InvocationType"], "Event");
+            assert_eq!(calls[0].body["Qualifier"], "$LATEST");
+        }
+    }
+
+    #[tokio::test]
+    async fn auto_falls_back_to_invoke_once_and_remembers_the_region() {
+        let t = ScriptedTransport::new([
+            Scripted::error("UnsupportedOperation.Region", "not here", "r1"),
+            sample(),
+            sample(),
+        ]);
+        let b = bridge(t.clone());
+        let before = fallbacks("UnsupportedOperation.Region");
+        let reply = get(&b, SYNC).await;
+        let v = json(&reply);
+        assert_eq!(v["code"], 0, "{v}");
+        assert_eq!(v["data"]["invokeResult"], 0);
+        assert_eq!(t.actions(), ["InvokeFunction", "Invoke"]);
+        assert_eq!(t.calls()[1].body["ClientContext"], "{\"a\":1}");
+        assert!(fallbacks("UnsupportedOperation.Region") > before);
+        // The next call in that region goes straight to Invoke.
+        get(&b, SYNC).await;
+        assert_eq!(t.actions(), ["InvokeFunction", "Invoke", "Invoke"]);
+        assert!(b.actions.invoke_function_refused.remembers("ap-guangzhou"));
+    }
+
+    fn fallbacks(code: &str) -> f64 {
+        let text = crate::metrics::handle().render();
+        let prefix = format!(
+            "{}{{code=\"{code}\"}} ",
+            crate::metrics::names::INVOKE_FUNCTION_FALLBACKS
+        );
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map_or(0.0, |n| n.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn invalid_action_also_proves_invoke_function_unsupported() {
+        let t = ScriptedTransport::new([
+            Scripted::error("InvalidAction", "no such action", "r1"),
+            sample(),
+        ]);
+        let v = json(&get(&bridge(t.clone()), SYNC).await);
+        assert_eq!(v["code"], 0, "{v}");
+        assert_eq!(t.actions(), ["InvokeFunction", "Invoke"]);
+    }
+
+    #[tokio::test]
+    async fn a_region_without_invoke_function_gets_invoke_in_auto_mode() {
+        let t = ScriptedTransport::new([sample()]);
+        let mut params = SYNC.to_vec();
+        params.push(("Region", "ap-bangkok"));
+        get(&bridge(t.clone()), &params).await;
+        assert_eq!(t.actions(), ["Invoke"]);
+        assert_eq!(t.calls()[0].region, "ap-bangkok");
+    }
+
+    #[tokio::test]
+    async fn invoke_function_mode_never_falls_back() {
+        let t = ScriptedTransport::new([
+            Scripted::error("UnsupportedOperation.Region", "not here", "r1"),
+            sample(),
+        ]);
+        let mut params = SYNC.to_vec();
+        params.push(("Region", "ap-bangkok"));
+        let v = json(&get(&with(&t, mode(SyncAction::InvokeFunction)), &params).await);
+        assert_eq!(v["codeDesc"], "UnsupportedOperation.Region");
+        assert_eq!(t.actions(), ["InvokeFunction"]);
+    }
+
+    #[tokio::test]
+    async fn a_cam_denial_is_not_retried_as_invoke_and_names_the_denied_action() {
+        let t = ScriptedTransport::new([
+            Scripted::error("UnauthorizedOperation.CAM", "no permission", "r1"),
+            sample(),
+        ]);
+        let v = json(&get(&bridge(t.clone()), SYNC).await);
+        assert_eq!(v["code"], 4102);
+        assert_eq!(v["codeDesc"], "UnauthorizedOperation.CAM");
+        let message = v["message"].as_str().unwrap();
+        assert!(message.contains("scf:InvokeFunction"), "{message}");
+        assert_eq!(t.actions(), ["InvokeFunction"]);
+    }
+
+    #[tokio::test]
+    async fn what_may_have_run_is_neither_retried_nor_sent_to_invoke() {
+        for answer in [
+            Scripted::error("InternalError", "oops", "r1"),
+            Scripted::error("FailedOperation.InvokeFunction", "oops", "r1"),
+            Scripted::connection_lost(),
+            result(500),
+            result(433),
+        ] {
+            let t = ScriptedTransport::new([answer, sample(), sample()]);
+            get(&bridge(t.clone()), SYNC).await;
+            assert_eq!(t.actions(), ["InvokeFunction"]);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_call_is_sent_again_until_it_runs() {
+        let t = ScriptedTransport::new([throttled(), throttled(), throttled(), result(200)]);
+        let started = tokio::time::Instant::now();
+        let reply = get(&bridge(t.clone()), SYNC).await;
+        let v = json(&reply);
+        assert_eq!(v["code"], 0, "{v}");
+        assert_eq!(t.actions(), ["InvokeFunction"; 4]);
+        assert_eq!(reply.info.throttle_retries, 3);
+        // Three back-offs: 25–50, 50–100 and 100–200 ms.
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(175), "{waited:?}");
+        assert!(waited <= Duration::from_millis(350), "{waited:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn burst_and_concurrency_status_codes_are_retried_too() {
+        let t = ScriptedTransport::new([
+            result(432),
+            result(429),
+            Scripted::error("LimitExceeded.Quota", "quota", "r"),
+            result(200),
+        ]);
+        let v = json(&get(&bridge(t.clone()), SYNC).await);
+        assert_eq!(v["code"], 0, "{v}");
+        assert_eq!(v["data"]["invokeResult"], 0);
+        assert_eq!(t.calls().len(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_bridge_gives_up_at_the_budget_with_4400_saying_how_long_it_tried() {
+        let t = ScriptedTransport::new(std::iter::repeat_n(throttled(), 100));
+        let started = tokio::time::Instant::now();
+        let reply = get(&bridge(t.clone()), SYNC).await;
+        let elapsed = started.elapsed();
+        let v = json(&reply);
+        assert_eq!(v["code"], 4400);
+        assert_eq!(v["codeDesc"], "RequestLimitExceeded");
+        let message = v["message"].as_str().unwrap();
+        let tries = t.calls().len();
+        assert!(
+            message.contains(&format!("tried {tries} times over")),
+            "{message}"
+        );
+        assert!(elapsed <= Duration::from_millis(2000), "{elapsed:?}");
+        // 25+50+100+200+400 ms at the least before the 800 ms steps.
+        assert!((6..=12).contains(&tries), "{tries}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_bridge_never_retries_past_the_request_deadline() {
+        let t = ScriptedTransport::new(std::iter::repeat_n(throttled(), 100));
+        let settings = ActionSettings {
+            request_deadline: Duration::from_millis(120),
+            ..ActionSettings::default()
+        };
+        let started = tokio::time::Instant::now();
+        let v = json(&get(&with(&t, settings), SYNC).await);
+        assert_eq!(v["code"], 4400);
+        assert!(started.elapsed() <= Duration::from_millis(120));
+        // Waits of 25–50 and 50–100 ms fit; 100–200 ms more cannot.
+        assert!((2..=3).contains(&t.calls().len()), "{}", t.calls().len());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_budget_turns_retries_off() {
+        let t = ScriptedTransport::new([throttled(), sample()]);
+        let settings = ActionSettings {
+            throttle_retry_budget: Duration::ZERO,
+            ..ActionSettings::default()
+        };
+        let v = json(&get(&with(&t, settings), SYNC).await);
+        assert_eq!(v["code"], 4400);
+        assert_eq!(t.calls().len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_concurrency_rejection_given_up_is_4400_not_a_function_result() {
+        let t = ScriptedTransport::new(std::iter::repeat_n(result(432), 100));
+        let v = json(&get(&bridge(t.clone()), SYNC).await);
+        assert_eq!(v["code"], 4400);
+        assert_eq!(v["codeDesc"], "ResourceLimitReached");
+        assert!(v["message"].as_str().unwrap().contains("did not run"));
     }
 
     #[tokio::test]
@@ -647,7 +1244,7 @@ mod tests {
     async fn an_invoke_is_never_sent_again_after_its_connection_broke() {
         let t = ScriptedTransport::new([Scripted::connection_lost(), sample()]);
         let reply = get(
-            &bridge(t.clone()),
+            &with(&t, mode(SyncAction::Invoke)),
             &[("Action", "InvokeFunction"), ("functionName", "f")],
         )
         .await;
@@ -659,38 +1256,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_async_invoke_answers_only_the_request_id() {
-        let t = ScriptedTransport::new([Scripted::ok(
-            json!({"Result": {"FunctionRequestId": "abc"}}),
-            "r",
-        )]);
-        let reply = get(
-            &bridge(t.clone()),
-            &[
-                ("Action", "InvokeFunction"),
-                ("functionName", "f"),
-                ("invokeType", "Event"),
-            ],
-        )
-        .await;
-        assert_eq!(json(&reply)["data"], json!({"requestId": "abc"}));
-        assert_eq!(t.calls()[0].body["InvocationType"], "Event");
-    }
-
-    #[tokio::test]
     async fn a_dry_run_signs_and_answers_without_sending() {
-        let t = ScriptedTransport::new([]);
-        let mut b = bridge(t.clone());
-        b.mode = UpstreamMode::DryRun;
-        let reply = get(&b, &[("Action", "InvokeFunction"), ("functionName", "f")]).await;
-        let v = json(&reply);
-        assert_eq!(v["code"], 0);
-        assert_eq!(v["codeDesc"], "DryRunOperation");
-        assert!(v["data"]["requestId"]
-            .as_str()
-            .unwrap()
-            .starts_with("dry-run-"));
-        assert!(t.calls().is_empty());
+        for sync_action in [SyncAction::Auto, SyncAction::Invoke] {
+            let t = ScriptedTransport::new([]);
+            let mut b = with(&t, mode(sync_action));
+            b.mode = UpstreamMode::DryRun;
+            let reply = get(&b, &[("Action", "InvokeFunction"), ("functionName", "f")]).await;
+            let v = json(&reply);
+            assert_eq!(v["code"], 0);
+            assert_eq!(v["codeDesc"], "DryRunOperation");
+            assert!(v["data"]["requestId"]
+                .as_str()
+                .unwrap()
+                .starts_with("dry-run-"));
+            assert!(t.calls().is_empty());
+        }
     }
 
     #[tokio::test]
@@ -707,5 +1287,50 @@ mod tests {
         }
         assert!(t.calls().is_empty());
         assert_eq!(reply.info.action, None);
+    }
+
+    #[test]
+    fn the_choice_of_3_0_action() {
+        use InvocationType::{Event, RequestResponse as Sync};
+        use SyncAction::*;
+        use Target::{Invoke as I, InvokeFunction as F};
+        let cases = [
+            (Auto, Sync, "ap-guangzhou", false, F),
+            (Auto, Sync, "ap-guangzhou", true, I),
+            (Auto, Sync, "ap-bangkok", false, I),
+            (Auto, Sync, "na-toronto", false, I),
+            (Auto, Event, "ap-guangzhou", false, I),
+            (Invoke, Sync, "ap-guangzhou", false, I),
+            (InvokeFunction, Sync, "ap-bangkok", true, F),
+            (InvokeFunction, Event, "ap-guangzhou", false, I),
+        ];
+        for (mode, kind, region, refused, want) in cases {
+            assert_eq!(
+                choose(mode, kind, region, refused),
+                want,
+                "{mode:?} {kind:?} {region} {refused}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_unknown_or_unsupported_proves_invoke_function_unavailable() {
+        for code in [
+            "InvalidAction",
+            "UnsupportedOperation",
+            "UnsupportedOperation.Region",
+            "UnsupportedRegion",
+        ] {
+            assert!(proves_unsupported(code), "{code}");
+        }
+        for code in [
+            "UnauthorizedOperation.CAM",
+            "InternalError",
+            "ResourceNotFound.Function",
+            "UnsupportedOperationX",
+            "RequestLimitExceeded",
+        ] {
+            assert!(!proves_unsupported(code), "{code}");
+        }
     }
 }

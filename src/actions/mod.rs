@@ -15,11 +15,12 @@
 
 pub mod client;
 pub mod params;
+pub mod settings;
 
 use std::future::Future;
 use std::pin::Pin;
 
-pub use client::{ActionSettings, Failure, Polled, Scf3Client};
+pub use client::{ActionSettings, Failure, GaveUp, Judged, Polled, Scf3Client, Sent};
 pub use params::LegacyParams;
 
 use crate::error::BridgeError;

@@ -72,10 +72,11 @@ impl SignatureMethod {
 /// [`Params`] guarantees no two keys are equal once `_` is read as `.`, so
 /// the order is total and the string unambiguous.
 ///
-/// This is the official Python SDK's behaviour. Clients that deviate (the
-/// Node SDK replaces only the first `_`, the PHP SDK none in a leading
-/// position; docs/protocol.md) only differ for keys containing `_`, which
-/// `InvokeFunction` does not have.
+/// This is the official Python SDK's order ([`KeyOrder::ReplacedThenSorted`]).
+/// The Node (0.1.6, 0.2.1) and PHP SDKs sort the raw names first and then
+/// replace every `_` — except in a name that starts with `_`, which they
+/// leave as it is ([`KeyOrder::SortedThenReplaced`]). The two strings differ
+/// only when a name contains `_` (docs/protocol.md, "Signature").
 ///
 /// The bridge itself never builds this string: [`ToSign`] feeds the same
 /// bytes piece by piece into the HMAC ([`verify_streamed`]). This function
@@ -92,18 +93,37 @@ pub fn string_to_sign(http_method: &str, host: &str, path: &str, params: &Params
 pub struct ToSign<'a> {
     method: Cow<'a, str>,
     pairs: Vec<(&'a str, &'a str)>,
+    order: KeyOrder,
+}
+
+/// How a legacy SDK orders the parameter names of the string to sign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// Every `_` becomes `.`, then the names are sorted (the Python SDK).
+    ReplacedThenSorted,
+    /// The raw names are sorted, then every `_` becomes `.` except in a
+    /// name starting with `_` (the Node and PHP SDKs).
+    SortedThenReplaced,
 }
 
 impl<'a> ToSign<'a> {
     /// Selects and sorts the signed pairs of `params` for `http_method`
-    /// (see [`string_to_sign`] for the rules).
+    /// (see [`string_to_sign`] for the rules), in the Python SDK's order.
     pub fn new(http_method: &'a str, params: &'a Params) -> Self {
+        Self::with_order(http_method, params, KeyOrder::ReplacedThenSorted)
+    }
+
+    /// [`ToSign::new`] in the given order.
+    pub fn with_order(http_method: &'a str, params: &'a Params, order: KeyOrder) -> Self {
         let skip_at_values = http_method == "POST";
         let mut pairs: Vec<(&str, &str)> = params
             .iter()
             .filter(|(k, v)| *k != SIGNATURE_PARAM && !(skip_at_values && v.starts_with('@')))
             .collect();
-        pairs.sort_unstable_by(|a, b| signed_key_cmp(a.0, b.0));
+        match order {
+            KeyOrder::ReplacedThenSorted => pairs.sort_unstable_by(|a, b| signed_key_cmp(a.0, b.0)),
+            KeyOrder::SortedThenReplaced => pairs.sort_unstable_by(|a, b| a.0.cmp(b.0)),
+        }
         let method = if http_method
             .bytes()
             .any(|b| b.is_ascii_lowercase() || !b.is_ascii())
@@ -112,7 +132,34 @@ impl<'a> ToSign<'a> {
         } else {
             Cow::Borrowed(http_method)
         };
-        ToSign { method, pairs }
+        ToSign {
+            method,
+            pairs,
+            order,
+        }
+    }
+
+    /// The string in the other SDKs' order, when it differs from this one's
+    /// (some name contains `_`); `None` when every SDK signs the same string.
+    pub fn other_order(&self) -> Option<ToSign<'a>> {
+        if !self.pairs.iter().any(|(k, _)| k.contains('_')) {
+            return None;
+        }
+        let order = match self.order {
+            KeyOrder::ReplacedThenSorted => KeyOrder::SortedThenReplaced,
+            KeyOrder::SortedThenReplaced => KeyOrder::ReplacedThenSorted,
+        };
+        let mut pairs = self.pairs.clone();
+        match order {
+            KeyOrder::ReplacedThenSorted => pairs.sort_unstable_by(|a, b| signed_key_cmp(a.0, b.0)),
+            KeyOrder::SortedThenReplaced => pairs.sort_unstable_by(|a, b| a.0.cmp(b.0)),
+        }
+        let leading = pairs.iter().any(|(k, _)| k.starts_with('_'));
+        (leading || pairs != self.pairs).then(|| ToSign {
+            method: self.method.clone(),
+            pairs,
+            order,
+        })
     }
 
     /// Hands the string to sign for `host` and `path` to `sink` as a
@@ -126,6 +173,12 @@ impl<'a> ToSign<'a> {
         for (i, (key, value)) in self.pairs.iter().enumerate() {
             if i > 0 {
                 sink("&");
+            }
+            if self.order == KeyOrder::SortedThenReplaced && key.starts_with('_') {
+                sink(key);
+                sink("=");
+                sink(value);
+                continue;
             }
             let mut pieces = key.split('_');
             sink(pieces.next().unwrap_or_default());

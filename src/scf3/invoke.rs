@@ -15,6 +15,13 @@ use serde_json::Number;
 pub const ACTION: &str = "Invoke";
 use super::envelope::{self, EnvelopeError};
 pub use super::envelope::{SERVICE, VERSION};
+/// `X-TC-Action` of 3.0's synchronous-only invocation (same version), whose
+/// frequency limit is 100 times `Invoke`'s (docs/protocol.md,
+/// "InvokeFunction").
+pub const INVOKE_FUNCTION_ACTION: &str = "InvokeFunction";
+/// The `InvokeResult` of a successful 3.0 `InvokeFunction`: an execution
+/// status code, where `Invoke`'s success is 0.
+pub const INVOKE_FUNCTION_SUCCESS: i64 = 200;
 /// Largest `ClientContext` (event) of a synchronous invocation, bytes.
 pub const SYNC_EVENT_LIMIT: usize = 6 * 1024 * 1024;
 /// Largest `ClientContext` (event) of an asynchronous (`Event`) invocation, bytes.
@@ -100,6 +107,28 @@ pub struct InvokeRequest<'a> {
     /// The event, a JSON text passed as a string.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_context: Option<&'a str>,
+    /// `None` or `Tail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_type: Option<LogType>,
+    /// The namespace; the server defaults to `default`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<&'a str>,
+}
+
+/// The 3.0 `InvokeFunction` request body: synchronous only, so no
+/// `InvocationType`; the event is `Event`, not `ClientContext`. Serializes
+/// (compact, PascalCase) `FunctionName` and the fields that are `Some`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InvokeFunctionRequest<'a> {
+    /// The function to run (required).
+    pub function_name: &'a str,
+    /// Version or alias; the server defaults to `$DEFAULT`, not `$LATEST`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualifier: Option<&'a str>,
+    /// The event, a JSON text passed as a string.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<&'a str>,
     /// `None` or `Tail`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_type: Option<LogType>,

@@ -2,7 +2,8 @@
 
 Legacy requests go in (plain urllib GET/POST, and the unmodified legacy SDK); we assert
 the exact 3.0 request the bridge sends (verified with the SDK's TC3 primitive) and the
-exact legacy answer it makes of canned 3.0 answers.
+exact legacy answer it makes of canned 3.0 answers — with `upstream.sync_action` at its
+default (`auto`: synchronous calls are 3.0 `InvokeFunction`) and at `invoke`.
 """
 
 from __future__ import annotations
@@ -25,18 +26,37 @@ from scfkit import (
     v3_result,
 )
 
-# Odd spacing on purpose: ClientContext must be the legacy `param` verbatim, not re-serialized.
+# Odd spacing on purpose: the event must be the legacy `param` verbatim, not re-serialized.
 PARAM = '{"name": "云函数 x y",  "n" : 1 ,"s":"a+b&c=d/%"}'
-ALLOWED_BODY_KEYS = {"FunctionName", "InvocationType", "Qualifier", "ClientContext", "LogType", "Namespace"}
+ALLOWED_BODY_KEYS = {
+    "Invoke": {"FunctionName", "InvocationType", "Qualifier", "ClientContext", "LogType", "Namespace"},
+    "InvokeFunction": {"FunctionName", "Qualifier", "Event", "LogType", "Namespace"},
+}
 FULL = {
     "functionName": "echo", "param": PARAM, "invokeType": "RequestResponse", "logType": "Tail",
     "version": "2", "namespace": "ns1",
 }
 FULL_BODY = {
-    "FunctionName": "echo", "InvocationType": "RequestResponse", "Qualifier": "2", "ClientContext": PARAM,
-    "LogType": "Tail", "Namespace": "ns1",
+    "Invoke": {
+        "FunctionName": "echo", "InvocationType": "RequestResponse", "Qualifier": "2", "ClientContext": PARAM,
+        "LogType": "Tail", "Namespace": "ns1",
+    },
+    # Synchronous only: no InvocationType; the event is `Event`.
+    "InvokeFunction": {"FunctionName": "echo", "Qualifier": "2", "Event": PARAM, "LogType": "Tail", "Namespace": "ns1"},
 }
 TOKEN = "tmpSessionToken/abc+def=="
+
+
+@pytest.fixture(scope="module", params=["auto", "invoke"])
+def bridge_to_mock(request, bridge_bin, mock_upstream):
+    """`scf-bridge serve` to the Python mock, with `upstream.sync_action` as given."""
+    proc = scfkit.start_bridge(
+        upstream=f"http://{mock_upstream.host_port}",
+        extra_env={"SCF_BRIDGE__UPSTREAM__SYNC_ACTION": request.param},
+    )
+    proc.sync_action = "InvokeFunction" if request.param == "auto" else "Invoke"
+    yield proc
+    proc.cleanup()
 
 
 def only_request(upstream: MockUpstream):
@@ -45,12 +65,13 @@ def only_request(upstream: MockUpstream):
     return reqs[0]
 
 
-def assert_outbound(rec, upstream: MockUpstream, *, region: str, token: str | None = None):
-    """Every header/signature property of the contract for one outbound Invoke."""
+def assert_outbound(rec, upstream: MockUpstream, *, region: str, token: str | None = None,
+                    action: str = "InvokeFunction"):
+    """Every header/signature property of the contract for one outbound invocation."""
     assert (rec.method, rec.target) == ("POST", "/")
     assert rec.header("Host") == upstream.host_port  # the Host actually sent, port included
     assert rec.header("Content-Type") == "application/json"
-    assert rec.header("X-TC-Action") == "Invoke"
+    assert rec.header("X-TC-Action") == action
     assert rec.header("X-TC-Version") == "2018-04-16"
     assert rec.header("X-TC-Region") == region
     assert rec.header("X-TC-Token") == token
@@ -78,7 +99,8 @@ def assert_outbound(rec, upstream: MockUpstream, *, region: str, token: str | No
 def body_of(rec) -> dict:
     body = rec.json()
     assert isinstance(body, dict)
-    assert set(body) <= ALLOWED_BODY_KEYS, f"unexpected body keys: {set(body) - ALLOWED_BODY_KEYS}"
+    allowed = ALLOWED_BODY_KEYS[rec.header("X-TC-Action")]
+    assert set(body) <= allowed, f"unexpected body keys: {set(body) - allowed}"
     assert all(isinstance(v, str) for v in body.values()), body
     return body
 
@@ -97,8 +119,8 @@ def legacy_via_http(bridge, params, method="GET", region="gz", **kw):
 def test_full_legacy_request_becomes_exact_invoke(bridge_to_mock, upstream, method):
     ans = legacy_via_http(bridge_to_mock, FULL, method, region="sh")
     rec = only_request(upstream)
-    assert_outbound(rec, upstream, region="ap-shanghai")
-    assert body_of(rec) == FULL_BODY
+    assert_outbound(rec, upstream, region="ap-shanghai", action=bridge_to_mock.sync_action)
+    assert body_of(rec) == FULL_BODY[bridge_to_mock.sync_action]
     assert ans.json()["code"] == 0
 
 
@@ -108,18 +130,19 @@ def test_legacy_sdk_request_becomes_exact_invoke(bridge_to_mock, upstream, metho
     out = scfkit.run_legacy_sdk(bridge_to_mock.host_port, FULL, method=method, signature_method=sig_method, region="sh")
     assert out.ok, out
     rec = only_request(upstream)
-    assert_outbound(rec, upstream, region="ap-shanghai")
-    assert body_of(rec) == FULL_BODY
+    assert_outbound(rec, upstream, region="ap-shanghai", action=bridge_to_mock.sync_action)
+    assert body_of(rec) == FULL_BODY[bridge_to_mock.sync_action]
     assert out.json()["code"] == 0
 
 
 def test_minimal_request_sends_only_what_is_present(bridge_to_mock, upstream):
-    """Contract: the body holds FunctionName/InvocationType/Qualifier/ClientContext/LogType/Namespace
-    *as present* in the legacy request; nothing is invented (3.0 has its own defaults)."""
+    """Contract: the body holds the fields *as present* in the legacy request, and always
+    `Qualifier` — `$LATEST`, what the legacy service ran (3.0 InvokeFunction's own default
+    is the `$DEFAULT` alias)."""
     legacy_via_http(bridge_to_mock, {"functionName": "hello"}, region="gz")
     rec = only_request(upstream)
-    assert_outbound(rec, upstream, region="ap-guangzhou")
-    assert body_of(rec) == {"FunctionName": "hello"}
+    assert_outbound(rec, upstream, region="ap-guangzhou", action=bridge_to_mock.sync_action)
+    assert body_of(rec) == {"FunctionName": "hello", "Qualifier": "$LATEST"}
 
 
 @pytest.mark.parametrize(
@@ -130,7 +153,7 @@ def test_minimal_request_sends_only_what_is_present(bridge_to_mock, upstream):
 def test_region_mapping(bridge_to_mock, upstream, legacy_region, expected):
     legacy_via_http(bridge_to_mock, {"functionName": "hello"}, region=legacy_region)
     rec = only_request(upstream)
-    assert_outbound(rec, upstream, region=expected)
+    assert_outbound(rec, upstream, region=expected, action=bridge_to_mock.sync_action)
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +190,8 @@ def legacy_data(r: dict) -> dict:
         "requestId": r["FunctionRequestId"], "duration": r["Duration"], "billDuration": r["BillDuration"],
         "memUsage": r["MemUsage"], "log": r["Log"], "retMsg": r["RetMsg"], "errMsg": r["ErrMsg"],
         "invokeResult": r["InvokeResult"],
+        # The legacy documentation's names (legacy.documented_aliases, on by default).
+        "payLoad": r["RetMsg"], "logMsg": r["Log"], "memSize": r["MemUsage"],
     }
 
 
@@ -204,7 +229,10 @@ def test_event_answer_is_request_id_only(bridge_to_mock, upstream, method):
     assert ans.json() == {"code": 0, "message": "", "codeDesc": "Success", "data": {"requestId": fid}}
     assert ans.headers.get("x-request-id") == rid
     rec = only_request(upstream)
-    assert body_of(rec) == {"FunctionName": "hello", "InvocationType": "Event", "ClientContext": "{}"}
+    # Asynchronous calls are always 3.0 Invoke.
+    assert rec.header("X-TC-Action") == "Invoke"
+    assert body_of(rec) == {"FunctionName": "hello", "InvocationType": "Event", "Qualifier": "$LATEST",
+                            "ClientContext": "{}"}
 
 
 ERROR_CASES = [

@@ -16,6 +16,8 @@ SIG_METHODS = ["HmacSHA1", "HmacSHA256"]
 DATA_TYPES = {
     "requestId": str, "duration": float, "billDuration": int, "memUsage": int,
     "log": str, "retMsg": str, "errMsg": str, "invokeResult": int,
+    # The legacy documentation's names (legacy.documented_aliases, on by default).
+    "payLoad": str, "logMsg": str, "memSize": int,
 }
 
 

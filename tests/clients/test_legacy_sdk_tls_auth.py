@@ -116,8 +116,9 @@ def test_unmodified_sdk_over_https_is_verified_and_bridged(tls_bridge, pki, up, 
     rec = the_request(up)
     assert credential_id(rec) == BRIDGE_SECRET_ID  # upstream = "bridge"
     assert rec.header("X-TC-Region") == "ap-shanghai"
+    assert rec.header("X-TC-Action") == "InvokeFunction"
     body = rec.json()
-    assert (body["FunctionName"], body["ClientContext"], body["LogType"]) == ("echo", PARAM, "Tail")
+    assert (body["FunctionName"], body["Event"], body["LogType"]) == ("echo", PARAM, "Tail")
 
 
 def test_untrusted_certificate_is_refused_by_the_sdk(tls_bridge, up):
