@@ -216,6 +216,9 @@ endpoint = "http://127.0.0.1:$UPSTREAM_PORT"
 
 [auth]
 mode = "verify"
+# The load is signed before the bridge starts; by default a bridge refuses
+# Timestamps from before its own start (a restart forgets its replay memory).
+restart_grace_secs = 3600
 
 [[auth.clients]]
 secret_id = "$SECRET_ID"
