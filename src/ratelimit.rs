@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::{RedisOnError, RedisSettings};
+use crate::config::RedisSettings;
 use crate::error::{BridgeError, ErrorKind};
 use crate::redis_conn::SharedRedis;
 
@@ -149,19 +149,9 @@ impl ThrottleBudget {
                     ),
                 ))
             }
-            Err(failure) => match self.redis.on_error() {
-                RedisOnError::Refuse => Err(BridgeError::new(
-                    ErrorKind::RedisUnavailable,
-                    format!(
-                        "the shared throttle budget (Redis) failed: {failure}; \
-                         the request was not sent"
-                    ),
-                )),
-                RedisOnError::Local => {
-                    self.redis.fell_back("throttle", &failure);
-                    Ok(())
-                }
-            },
+            Err(failure) => self
+                .redis
+                .on_failure("shared throttle budget", "throttle", &failure),
         }
     }
 }
@@ -180,7 +170,7 @@ mod tests {
             timeout_ms: 50,
             connect_timeout_ms: 100,
             pool_size: 1,
-            on_error: RedisOnError::Refuse,
+            on_error: crate::config::RedisOnError::Refuse,
             expiry_margin_secs: 5,
             rate_limits: true,
             rate_limit_share: 0.9,

@@ -20,6 +20,7 @@ use redis::{Cmd, FromRedisValue, IntoConnectionInfo, RedisFuture, Value};
 
 use crate::config::{RedisOnError, RedisSettings, Secret};
 use crate::credentials::Swappable;
+use crate::error::{BridgeError, ErrorKind};
 
 /// Why a Redis command gave no answer; `kind()` is a bounded metric label.
 #[derive(Debug, Clone)]
@@ -237,6 +238,28 @@ impl SharedRedis {
 
     /// Note that a request fell back to this replica's own state; logs once
     /// per incident (until Redis answers a health check again).
+    /// What a failed Redis step means for the request, per
+    /// `redis.on_error`: `refuse` answers 4400 naming `store` (nothing is
+    /// sent); `local` counts and logs the fall-back and lets the caller use
+    /// this replica's own state (`Ok`).
+    pub fn on_failure(
+        &self,
+        store: &str,
+        what: &'static str,
+        failure: &RedisFailure,
+    ) -> Result<(), BridgeError> {
+        match self.on_error() {
+            RedisOnError::Refuse => Err(BridgeError::new(
+                ErrorKind::RedisUnavailable,
+                format!("the {store} (Redis) failed: {failure}; the request was not sent"),
+            )),
+            RedisOnError::Local => {
+                self.fell_back(what, failure);
+                Ok(())
+            }
+        }
+    }
+
     pub fn fell_back(&self, what: &'static str, failure: &RedisFailure) {
         crate::metrics::redis_fallback(what);
         if !self.degraded.swap(true, Ordering::Relaxed) {

@@ -21,8 +21,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::{replay_error, Authenticated, Verifier};
-use crate::config::RedisOnError;
-use crate::error::{BridgeError, ErrorKind};
+use crate::error::BridgeError;
 use crate::redis_conn::{RedisFailure, SharedRedis};
 
 /// Bytes of the HMAC kept in a key: 128 bits, as the in-memory store.
@@ -49,19 +48,11 @@ impl SharedReplay {
         match self.check_and_insert(checked, now).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(replay_error(checked)),
-            Err(failure) => match self.redis.on_error() {
-                RedisOnError::Refuse => Err(BridgeError::new(
-                    ErrorKind::RedisUnavailable,
-                    format!(
-                        "the shared replay store (Redis) failed: {failure}; \
-                         the request was not sent"
-                    ),
-                )),
-                RedisOnError::Local => {
-                    self.redis.fell_back("replay", &failure);
-                    verifier.remember_locally(checked, now)
-                }
-            },
+            Err(failure) => {
+                self.redis
+                    .on_failure("shared replay store", "replay", &failure)?;
+                verifier.remember_locally(checked, now)
+            }
         }
     }
 
@@ -163,7 +154,7 @@ mod tests {
             timeout_ms: 50,
             connect_timeout_ms: 100,
             pool_size: 1,
-            on_error: RedisOnError::Refuse,
+            on_error: crate::config::RedisOnError::Refuse,
             expiry_margin_secs: 5,
             rate_limits: false,
             rate_limit_share: 0.9,
