@@ -38,7 +38,7 @@ fi
 for round in $(seq "$ROUNDS"); do
     for i in "${!BINS[@]}"; do
         bin=${BINS[$i]}; phase=$((phase + 1))
-        python3 "$BENCH/gen_requests.py" --out "$RUN/r" --count $((DURATION * 25000)) \
+        python3 "$BENCH/gen_requests.py" --out "$RUN/r" --count $((DURATION * 60000)) \
             --shards 2 --secret-id "$ID" --secret-key "$KEY" --nonce-base $((phase * 1000000000)) >/dev/null
         python3 "$BENCH/gen_requests.py" --out "$RUN/w" --count 40000 \
             --shards 2 --secret-id "$ID" --secret-key "$KEY" --nonce-base $((phase * 1000000000 + 900000000)) >/dev/null
