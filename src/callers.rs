@@ -13,6 +13,7 @@
 //! and starts empty on restart.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, RandomState};
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -127,8 +128,11 @@ pub fn mask_secret_id(id: &str) -> String {
         .collect()
 }
 
-fn clip(s: &str) -> String {
-    s.chars().take(MAX_FIELD_CHARS).collect()
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(MAX_FIELD_CHARS) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -136,6 +140,34 @@ struct Key {
     secret_id: String,
     action: String,
     request_client: String,
+}
+
+/// A [`Key`] borrowed from the request: it hashes as the key does (the
+/// same strings in the same order), so a caller already in the table is
+/// found without building one.
+#[derive(Hash)]
+struct KeyRef<'a> {
+    secret_id: &'a str,
+    action: &'a str,
+    request_client: &'a str,
+}
+
+impl hashbrown::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.secret_id == key.secret_id
+            && self.action == key.action
+            && self.request_client == key.request_client
+    }
+}
+
+impl KeyRef<'_> {
+    fn to_key(&self) -> Key {
+        Key {
+            secret_id: self.secret_id.to_owned(),
+            action: self.action.to_owned(),
+            request_client: self.request_client.to_owned(),
+        }
+    }
 }
 
 struct Entry {
@@ -150,7 +182,7 @@ struct Entry {
 }
 
 struct Table {
-    entries: HashMap<Key, Entry>,
+    entries: hashbrown::HashMap<Key, Entry, RandomState>,
     /// Touch sequence → key, written when an entry is created or re-queued;
     /// an index entry older than its entry's `touched` is stale and is
     /// re-queued when it reaches the front (so eviction is least recently
@@ -208,7 +240,7 @@ impl Callers {
     pub fn new(capacity: usize) -> Self {
         Callers {
             table: Mutex::new(Table {
-                entries: HashMap::new(),
+                entries: hashbrown::HashMap::with_hasher(RandomState::new()),
                 order: BTreeMap::new(),
                 next: 0,
                 evicted: 0,
@@ -228,15 +260,15 @@ impl Callers {
             return;
         }
         let key = match &caller.secret_id {
-            Some(id) => Key {
+            Some(id) => KeyRef {
                 secret_id: clip(id),
                 action: clip(action),
                 request_client: clip(&caller.request_client),
             },
-            None => Key {
-                secret_id: if caller.sent_secret_id { UNKNOWN } else { NONE }.to_owned(),
-                action: crate::metrics::bounded_action(action).to_owned(),
-                request_client: client_family(&caller.request_client).to_owned(),
+            None => KeyRef {
+                secret_id: if caller.sent_secret_id { UNKNOWN } else { NONE },
+                action: crate::metrics::bounded_action(action),
+                request_client: client_family(&caller.request_client),
             },
         };
         let Ok(mut t) = self.table.lock() else {
@@ -251,9 +283,10 @@ impl Callers {
                     break;
                 }
             }
+            let key = key.to_key();
             t.order.insert(seq, key.clone());
             t.entries.insert(
-                key.clone(),
+                key,
                 Entry {
                     codes: BTreeMap::new(),
                     requests: 0,
@@ -280,10 +313,10 @@ impl Callers {
         }
         if !function.is_empty() {
             let name = clip(function);
-            if let Some(n) = e.functions.get_mut(&name) {
+            if let Some(n) = e.functions.get_mut(name) {
                 *n += 1;
             } else if e.functions.len() < MAX_FUNCTIONS {
-                e.functions.insert(name, 1);
+                e.functions.insert(name.to_owned(), 1);
             } else {
                 *e.functions.entry("(other)".to_owned()).or_default() += 1;
             }
@@ -585,6 +618,29 @@ mod tests {
         // Most recently seen first.
         assert_eq!(s.callers[0].request_client, "SDK_PHP_2.0.9");
         assert_eq!(s.callers_last_hour, 1);
+    }
+
+    #[test]
+    fn long_fields_are_cut_to_64_characters_and_count_as_one_caller() {
+        let t = Callers::new(8);
+        // 70 two-byte characters: the cut falls on a character boundary.
+        let client = "é".repeat(70);
+        let function = format!("{}tail", "f".repeat(64));
+        for now in 1..=3 {
+            t.record(
+                &caller("AKIDlong", &client, "self"),
+                "InvokeFunction",
+                &function,
+                0,
+                now,
+            );
+        }
+        let s = t.snapshot(None, 3);
+        assert_eq!(s.entries_total, 1);
+        assert_eq!(s.callers[0].request_client, "é".repeat(64));
+        assert_eq!(s.callers[0].requests, 3);
+        assert_eq!(s.callers[0].functions[0].name, "f".repeat(64));
+        assert_eq!(s.callers[0].functions[0].requests, 3);
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod credentials;
 pub mod emulator;
 pub mod error;
 pub mod gate;
+pub mod json_text;
 pub mod legacy;
 pub mod logging;
 pub mod metrics;

@@ -137,6 +137,50 @@ pub struct InvokeFunctionRequest<'a> {
     pub namespace: Option<&'a str>,
 }
 
+/// A `"Key":"value"` member after the first one.
+fn push_member(out: &mut Vec<u8>, key: &'static str, value: Option<&str>) {
+    if let Some(value) = value {
+        out.push(b',');
+        crate::json_text::push_key(out, key);
+        crate::json_text::push_str(out, value);
+    }
+}
+
+impl InvokeRequest<'_> {
+    /// Appends the compact JSON body to `out`: byte for byte what the
+    /// derived `Serialize` writes, by [`crate::json_text`] (tested against
+    /// serde_json).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        crate::json_text::push_key(out, "FunctionName");
+        crate::json_text::push_str(out, self.function_name);
+        push_member(
+            out,
+            "InvocationType",
+            self.invocation_type.map(InvocationType::as_str),
+        );
+        push_member(out, "Qualifier", self.qualifier);
+        push_member(out, "ClientContext", self.client_context);
+        push_member(out, "LogType", self.log_type.map(LogType::as_str));
+        push_member(out, "Namespace", self.namespace);
+        out.push(b'}');
+    }
+}
+
+impl InvokeFunctionRequest<'_> {
+    /// Appends the compact JSON body to `out`, as [`InvokeRequest::write_json`].
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        crate::json_text::push_key(out, "FunctionName");
+        crate::json_text::push_str(out, self.function_name);
+        push_member(out, "Qualifier", self.qualifier);
+        push_member(out, "Event", self.event);
+        push_member(out, "LogType", self.log_type.map(LogType::as_str));
+        push_member(out, "Namespace", self.namespace);
+        out.push(b'}');
+    }
+}
+
 #[cfg(test)]
 impl<'a> InvokeRequest<'a> {
     /// A request with only `FunctionName` set.
@@ -331,6 +375,54 @@ mod tests {
 
     fn text(bytes: Vec<u8>) -> String {
         String::from_utf8(bytes).expect("utf-8")
+    }
+
+    #[test]
+    fn written_bodies_are_what_serde_json_writes() {
+        let texts = [
+            "hello",
+            "",
+            "{\"a\":\"x y\"}",
+            "line\nbreak\u{1}",
+            "été😀\\",
+        ];
+        let types = [
+            None,
+            Some(InvocationType::RequestResponse),
+            Some(InvocationType::Event),
+        ];
+        let logs = [None, Some(LogType::None), Some(LogType::Tail)];
+        for (i, text) in texts.iter().enumerate() {
+            let opt = |k: usize| !(i + k).is_multiple_of(3);
+            let pick = |k: usize| opt(k).then_some(*text);
+            for invocation_type in types {
+                for log_type in logs {
+                    let invoke = InvokeRequest {
+                        function_name: text,
+                        invocation_type,
+                        qualifier: pick(1),
+                        client_context: pick(2),
+                        log_type,
+                        namespace: pick(0),
+                    };
+                    let mut ours = Vec::new();
+                    invoke.write_json(&mut ours);
+                    assert_eq!(ours, serde_json::to_vec(&invoke).unwrap(), "{invoke:?}");
+                }
+            }
+            for log_type in logs {
+                let invoke = InvokeFunctionRequest {
+                    function_name: text,
+                    qualifier: pick(0),
+                    event: pick(1),
+                    log_type,
+                    namespace: pick(2),
+                };
+                let mut ours = Vec::new();
+                invoke.write_json(&mut ours);
+                assert_eq!(ours, serde_json::to_vec(&invoke).unwrap(), "{invoke:?}");
+            }
+        }
     }
 
     #[test]

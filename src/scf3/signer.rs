@@ -52,13 +52,14 @@ pub fn signed_headers(
         headers: &to_sign,
         payload: body,
     };
-    let date = tc3::utc_date(call.timestamp);
-    let key = cached_signing_key(&keys.secret_id, &keys.secret_key, &date);
-    let signed = tc3::sign_with_key(
+    let mut date = [0u8; 32];
+    let date = tc3::utc_date_into(call.timestamp, &mut date);
+    let key = cached_signing_key(&keys.secret_id, &keys.secret_key, date);
+    let authorization = tc3::authorization_with_key(
         &request,
         &keys.secret_id,
         &key,
-        &date,
+        date,
         SERVICE,
         call.timestamp,
     );
@@ -76,11 +77,15 @@ pub fn signed_headers(
     );
     h.insert(
         HeaderName::from_static("x-tc-region"),
-        value(call.region, "the region")?,
+        recent_value(&RECENT_REGION, call.region, || {
+            value(call.region, "the region")
+        })?,
     );
     h.insert(
         HeaderName::from_static("x-tc-timestamp"),
-        HeaderValue::from(call.timestamp),
+        recent_value(&RECENT_TIMESTAMP, &call.timestamp, || {
+            Ok(HeaderValue::from(call.timestamp))
+        })?,
     );
     h.insert(
         HeaderName::from_static("x-tc-requestclient"),
@@ -91,10 +96,47 @@ pub fn signed_headers(
         v.set_sensitive(true);
         h.insert(HeaderName::from_static("x-tc-token"), v);
     }
-    let mut auth = value(&signed.authorization, "the authorization")?;
+    // Taken over without a copy; checked as `from_str` would.
+    let mut auth = HeaderValue::from_maybe_shared(bytes::Bytes::from(authorization))
+        .map_err(|_| SignError("the authorization"))?;
     auth.set_sensitive(true);
     h.insert(AUTHORIZATION, auth);
     Ok(h)
+}
+
+thread_local! {
+    /// The last region and timestamp values this thread sent: consecutive
+    /// calls mostly share them, and a clone is a reference count where
+    /// building one is an allocation and a copy.
+    static RECENT_REGION: RefCell<Option<(String, HeaderValue)>> = const { RefCell::new(None) };
+    static RECENT_TIMESTAMP: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+}
+
+/// One thread's last key and the header value made of it.
+type RecentValue<K> = RefCell<Option<(<K as ToOwned>::Owned, HeaderValue)>>;
+
+/// The header value of `key`: this thread's last one when `key` is the
+/// same, else `make`'s, which is then kept.
+fn recent_value<K: ToOwned + PartialEq + ?Sized>(
+    slot: &'static std::thread::LocalKey<RecentValue<K>>,
+    key: &K,
+    make: impl FnOnce() -> Result<HeaderValue, SignError>,
+) -> Result<HeaderValue, SignError>
+where
+    K::Owned: std::borrow::Borrow<K>,
+{
+    use std::borrow::Borrow;
+    slot.with(|cell| {
+        let mut recent = cell.borrow_mut();
+        if let Some((k, v)) = recent.as_ref() {
+            if k.borrow() == key {
+                return Ok(v.clone());
+            }
+        }
+        let v = make()?;
+        *recent = Some((key.to_owned(), v.clone()));
+        Ok(v)
+    })
 }
 
 /// Most derived keys each worker thread keeps (one per SecretId in use).

@@ -17,6 +17,7 @@
 //! does. Other values are kept verbatim (the official SDK signs them as sent),
 //! so the signed `content-type` must be byte-for-byte the one sent.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -133,9 +134,14 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// `char`s one by one).
 fn hex32(bytes: &[u8; 32]) -> String {
     let mut buf = [0u8; 64];
+    hex32_into(bytes, &mut buf).to_owned()
+}
+
+/// Lowercase hex of 32 bytes written into `buf`.
+fn hex32_into<'b>(bytes: &[u8; 32], buf: &'b mut [u8; 64]) -> &'b str {
     // 64 bytes is exactly twice 32: this cannot fail.
-    let _ = hex::encode_to_slice(bytes, &mut buf);
-    String::from_utf8_lossy(&buf).into_owned()
+    let _ = hex::encode_to_slice(bytes, buf);
+    std::str::from_utf8(buf).unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
 }
 
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
@@ -149,8 +155,19 @@ fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
 /// `YYYY-MM-DD`, the UTC civil date of a Unix timestamp (proleptic Gregorian,
 /// days-to-civil conversion; no time zone is ever applied).
 pub fn utc_date(unix_secs: u64) -> String {
+    utc_date_into(unix_secs, &mut [0u8; 32]).to_owned()
+}
+
+/// [`utc_date`] written into `buf` (32 bytes hold any `u64` timestamp's
+/// date).
+pub fn utc_date_into(unix_secs: u64, buf: &mut [u8; 32]) -> &str {
+    use std::io::Write;
     let (year, month, day) = civil_date(unix_secs);
-    format!("{year:04}-{month:02}-{day:02}")
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    // At most 14 year digits (u64 seconds) + 6: always fits.
+    let _ = write!(cursor, "{year:04}-{month:02}-{day:02}");
+    let n = cursor.position() as usize;
+    std::str::from_utf8(&buf[..n]).unwrap_or_else(|_| unreachable!("digits and dashes"))
 }
 
 /// `(year, month, day)` of the UTC civil date of a Unix timestamp.
@@ -169,24 +186,58 @@ pub fn civil_date(unix_secs: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
-/// The canonical headers as `(lower-case name, canonical value)`, sorted by name.
-fn canonical_header_pairs(req: &SignableRequest<'_>) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = req
+/// The canonical headers as `(lower-case name, canonical value)`, sorted by
+/// name; borrowed from the request where nothing changes.
+fn canonical_header_pairs<'a>(req: &SignableRequest<'a>) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+    let mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)> = req
         .headers
         .iter()
-        .map(|(name, value)| {
-            let name = name.trim().to_ascii_lowercase();
+        .map(|&(name, value)| {
+            let name = lower(name.trim());
             let value = value.trim();
             let value = if name == "x-tc-action" {
-                value.to_ascii_lowercase()
+                lower(value)
             } else {
-                value.to_owned()
+                Cow::Borrowed(value)
             };
             (name, value)
         })
         .collect();
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     pairs
+}
+
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// Where the signer's texts go: a `String` when a step's text is asked
+/// for, straight into a hash or MAC on the signing path, so the canonical
+/// request and the string to sign are never built there.
+trait Sink {
+    fn put(&mut self, s: &str);
+}
+
+impl Sink for String {
+    fn put(&mut self, s: &str) {
+        self.push_str(s);
+    }
+}
+
+impl Sink for Sha256 {
+    fn put(&mut self, s: &str) {
+        Digest::update(self, s.as_bytes());
+    }
+}
+
+impl Sink for HmacSha256 {
+    fn put(&mut self, s: &str) {
+        Mac::update(self, s.as_bytes());
+    }
 }
 
 /// `SignedHeaders`: the lower-cased header names, sorted, joined with `;`.
@@ -198,37 +249,38 @@ pub fn signed_headers(req: &SignableRequest<'_>) -> String {
 
 /// The canonical request (step 1 of the algorithm).
 pub fn canonical_request(req: &SignableRequest<'_>) -> String {
-    canonical_request_from(req, &canonical_header_pairs(req))
-}
-
-fn canonical_request_from(req: &SignableRequest<'_>, pairs: &[(String, String)]) -> String {
     let mut out = String::with_capacity(256);
-    out.push_str(req.method);
-    out.push('\n');
-    out.push_str(req.uri);
-    out.push('\n');
-    out.push_str(req.query);
-    out.push('\n');
-    for (name, value) in pairs {
-        out.push_str(name);
-        out.push(':');
-        out.push_str(value);
-        out.push('\n');
-    }
-    out.push('\n');
-    push_names(&mut out, pairs);
-    out.push('\n');
-    out.push_str(&sha256_hex(req.payload));
+    feed_canonical_request(&mut out, req, &canonical_header_pairs(req));
     out
 }
 
+fn feed_canonical_request(
+    out: &mut impl Sink,
+    req: &SignableRequest<'_>,
+    pairs: &[(Cow<'_, str>, Cow<'_, str>)],
+) {
+    for part in [req.method, "\n", req.uri, "\n", req.query, "\n"] {
+        out.put(part);
+    }
+    for (name, value) in pairs {
+        for part in [name, ":", value, "\n"] {
+            out.put(part);
+        }
+    }
+    out.put("\n");
+    push_names(out, pairs);
+    out.put("\n");
+    let mut hex = [0u8; 64];
+    out.put(hex32_into(&Sha256::digest(req.payload).into(), &mut hex));
+}
+
 /// Appends the header names joined with `;`.
-fn push_names(out: &mut String, pairs: &[(String, String)]) {
+fn push_names(out: &mut impl Sink, pairs: &[(Cow<'_, str>, Cow<'_, str>)]) {
     for (i, (name, _)) in pairs.iter().enumerate() {
         if i > 0 {
-            out.push(';');
+            out.put(";");
         }
-        out.push_str(name);
+        out.put(name);
     }
 }
 
@@ -239,14 +291,32 @@ pub fn credential_scope(date: &str, service: &str) -> String {
 
 /// The string to sign (step 2): algorithm, timestamp, scope, hashed canonical request.
 pub fn string_to_sign(timestamp: u64, credential_scope: &str, canonical_request: &str) -> String {
-    let timestamp = timestamp.to_string();
-    let mut out =
-        String::with_capacity(ALGORITHM.len() + timestamp.len() + credential_scope.len() + 67);
-    for part in [ALGORITHM, "\n", &timestamp, "\n", credential_scope, "\n"] {
-        out.push_str(part);
-    }
-    out.push_str(&sha256_hex(canonical_request.as_bytes()));
+    let mut out = String::with_capacity(ALGORITHM.len() + credential_scope.len() + 90);
+    let mut hex = [0u8; 64];
+    let hashed = hex32_into(
+        &Sha256::digest(canonical_request.as_bytes()).into(),
+        &mut hex,
+    );
+    feed_string_to_sign(&mut out, timestamp, [credential_scope], hashed);
     out
+}
+
+/// The string to sign with the credential scope given in parts.
+fn feed_string_to_sign<const N: usize>(
+    out: &mut impl Sink,
+    timestamp: u64,
+    scope: [&str; N],
+    hashed_canonical_request: &str,
+) {
+    let mut digits = itoa::Buffer::new();
+    for part in [ALGORITHM, "\n", digits.format(timestamp), "\n"] {
+        out.put(part);
+    }
+    for part in scope {
+        out.put(part);
+    }
+    out.put("\n");
+    out.put(hashed_canonical_request);
 }
 
 /// `SecretDate = HMAC("TC3" + key, date)`.
@@ -320,12 +390,10 @@ pub fn sign_with_key(
     timestamp: u64,
 ) -> Signed {
     let scope = credential_scope(date, service);
-    let pairs = canonical_header_pairs(req);
-    let canonical = canonical_request_from(req, &pairs);
+    let canonical = canonical_request(req);
     let to_sign = string_to_sign(timestamp, &scope, &canonical);
     let signature = signature(signing_key, &to_sign);
-    let mut signed_headers = String::new();
-    push_names(&mut signed_headers, &pairs);
+    let signed_headers = signed_headers(req);
     Signed {
         authorization: authorization(secret_id, &scope, &signed_headers, &signature),
         timestamp: timestamp.to_string(),
@@ -333,6 +401,65 @@ pub fn sign_with_key(
         signed_headers,
         signature,
     }
+}
+
+/// [`sign_with_key`]'s `Authorization` value alone, for the per-request
+/// path: the canonical request and the string to sign are fed into their
+/// hash and MAC piece by piece instead of built, and the value is the one
+/// allocation (beside the header list when a name or `x-tc-action` value
+/// needs lower-casing).
+pub fn authorization_with_key(
+    req: &SignableRequest<'_>,
+    secret_id: &str,
+    signing_key: &SigningKey,
+    date: &str,
+    service: &str,
+    timestamp: u64,
+) -> String {
+    let pairs = canonical_header_pairs(req);
+    let mut canonical = Sha256::new();
+    feed_canonical_request(&mut canonical, req, &pairs);
+    let mut hashed = [0u8; 64];
+    let hashed = hex32_into(&canonical.finalize().into(), &mut hashed);
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&signing_key.0)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any size"));
+    feed_string_to_sign(
+        &mut mac,
+        timestamp,
+        [date, "/", service, "/", TERMINATOR],
+        hashed,
+    );
+    let mut signature = [0u8; 64];
+    let signature = hex32_into(&mac.finalize().into_bytes().into(), &mut signature);
+    let names: usize = pairs.iter().map(|(n, _)| n.len() + 1).sum();
+    let mut out = String::with_capacity(
+        ALGORITHM.len()
+            + 64
+            + secret_id.len()
+            + date.len()
+            + service.len()
+            + TERMINATOR.len()
+            + names
+            + signature.len(),
+    );
+    for part in [
+        ALGORITHM,
+        " Credential=",
+        secret_id,
+        "/",
+        date,
+        "/",
+        service,
+        "/",
+        TERMINATOR,
+        ", SignedHeaders=",
+    ] {
+        out.push_str(part);
+    }
+    push_names(&mut out, &pairs);
+    out.push_str(", Signature=");
+    out.push_str(signature);
+    out
 }
 
 /// Signs `req` (derives the key every time; see [`sign_with_key`] to cache it).
@@ -701,6 +828,65 @@ mod tests {
     }
 
     #[test]
+    fn vectors_streamed_authorization_is_the_published_one() {
+        for name in CASES {
+            let case = Case::load(name);
+            let key = signing_key(case.s("secret_key"), case.s("date"), case.s("service"));
+            let got = case.with_request(|req| {
+                authorization_with_key(
+                    req,
+                    case.s("secret_id"),
+                    &key,
+                    case.s("date"),
+                    case.s("service"),
+                    case.timestamp(),
+                )
+            });
+            assert_eq!(
+                got,
+                case.expect("authorization.txt"),
+                "{name}: authorization"
+            );
+        }
+    }
+
+    #[test]
+    fn streamed_authorization_equals_the_stepwise_one() {
+        let key = signing_key("k3y", "2026-11-30", "scf");
+        let header_sets: [&[(&str, &str)]; 4] = [
+            &[
+                ("content-type", "application/json"),
+                ("host", "scf.tencentcloudapi.com"),
+            ],
+            &[
+                ("Host", " h:8080 "),
+                ("Content-Type", "application/json; charset=utf-8"),
+            ],
+            &[
+                ("X-TC-Action", "InvokeFunction"),
+                ("host", "h"),
+                ("content-type", "application/json"),
+            ],
+            &[("host", "h")],
+        ];
+        for (i, headers) in header_sets.into_iter().enumerate() {
+            for payload in [&b""[..], b"{}", "{\"Event\":\"\u{e9}\"}".as_bytes()] {
+                let req = SignableRequest {
+                    method: "POST",
+                    uri: "/",
+                    query: "",
+                    headers,
+                    payload,
+                };
+                let ts = 1_796_038_228 + i as u64;
+                let stepwise = sign_with_key(&req, "AKIDx", &key, "2026-11-30", "scf", ts);
+                let streamed = authorization_with_key(&req, "AKIDx", &key, "2026-11-30", "scf", ts);
+                assert_eq!(streamed, stepwise.authorization, "headers {i}");
+            }
+        }
+    }
+
+    #[test]
     fn vectors_authorization_parses_back() {
         for name in CASES {
             let case = Case::load(name);
@@ -743,6 +929,13 @@ mod tests {
         assert_eq!(utc_date(0), "1970-01-01");
         assert_eq!(utc_date(86_399), "1970-01-01");
         assert_eq!(utc_date(86_400), "1970-01-02");
+    }
+
+    #[test]
+    fn utc_date_of_the_largest_timestamp_is_whole() {
+        // 584,554,051,223 years after 1970, past every four-digit year.
+        let date = utc_date(u64::MAX);
+        assert_eq!(date, "584554051223-11-09");
     }
 
     #[test]

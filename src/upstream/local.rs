@@ -20,7 +20,7 @@ use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use bytes::Bytes;
-use http::{Request, Uri};
+use http::{HeaderValue, Request, Uri};
 use http_body_util::Full;
 use hyper::client::conn::http1::{self, SendRequest};
 use tower::ServiceExt;
@@ -35,7 +35,9 @@ type Sender = SendRequest<Full<Bytes>>;
 /// An idle connection of one upstream to one endpoint.
 struct Idle {
     upstream: Weak<()>,
-    endpoint: Uri,
+    /// The endpoint's `Host` value: within one upstream (one scheme) it
+    /// names the endpoint, and compares as plain bytes.
+    endpoint: HeaderValue,
     sender: Sender,
     since: Instant,
 }
@@ -127,7 +129,7 @@ fn lost(target: &Target, e: &hyper::Error) -> BridgeError {
 }
 
 fn same(i: &Idle, up: &Upstream, target: &Target) -> bool {
-    std::ptr::eq(i.upstream.as_ptr(), Arc::as_ptr(&up.identity)) && i.endpoint == target.uri
+    std::ptr::eq(i.upstream.as_ptr(), Arc::as_ptr(&up.identity)) && i.endpoint == target.host
 }
 
 /// The most recently used idle connection that can take a request.
@@ -162,7 +164,7 @@ fn checkin(up: &Upstream, target: &Target, sender: Sender) {
         if list.iter().filter(|i| same(i, up, target)).count() < up.pool_max_idle {
             list.push(Idle {
                 upstream: Arc::downgrade(&up.identity),
-                endpoint: target.uri.clone(),
+                endpoint: target.host.clone(),
                 sender,
                 since: Instant::now(),
             });
