@@ -30,6 +30,7 @@ use crate::walk::{Bridge, Reply, RequestInfo};
 pub mod accept;
 mod body;
 mod conn_timers;
+mod detach;
 mod head_errors;
 
 use accept::{AcceptBackoff, ConnectionLimit, ConnectionPermit};
@@ -238,32 +239,26 @@ fn hyper_max_headers(bridge_max: usize) -> usize {
 
 /// Route, read, run the walk, answer — exactly once per request.
 ///
-/// The request runs in a task of its own: when the client goes away before
-/// the answer is ready (hyper then drops this future), the request still
-/// runs to its end — a synchronous 3.0 call is never cut halfway, its
-/// function runs at SCF anyway — and is logged and counted once, with the
-/// outcome `client_closed` (docs/operations.md, "Clients that go away").
+/// When the client goes away before the answer is ready (hyper then drops
+/// this future), the request still runs to its end on a task of its own
+/// ([`detach::Detaching`]) — a synchronous 3.0 call is never cut halfway,
+/// its function runs at SCF anyway — and is logged and counted once, with
+/// the outcome `client_closed` (docs/operations.md, "Clients that go
+/// away"). A panic is answered by the `CatchPanicLayer` around this.
 pub async fn handle(fe: Arc<Frontend>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let sent = Arc::new(AtomicBool::new(false));
     let waiter = Arc::new(Waiter::default());
-    let task = tokio::spawn(run(fe, req, started, sent.clone(), waiter.clone()));
+    // Declared before `waiting`, so dropped after it: the client's leaving
+    // is recorded before the rest of the work is handed on.
+    let mut work = detach::Detaching::new(run(fe, req, started, sent.clone(), waiter.clone()));
     let mut waiting = Waiting {
         waiter,
         sent,
         started,
         answered: false,
     };
-    let response = match task.await {
-        Ok(response) => response,
-        Err(e) => {
-            let panic = match e.try_into_panic() {
-                Ok(panic) => panic,
-                Err(_) => Box::new("the request task was cancelled"),
-            };
-            panic_answer(panic)
-        }
-    };
+    let response = (&mut work).await;
     waiting.answered = true;
     response
 }

@@ -56,7 +56,7 @@ pub struct ReplayMemory {
     /// Entries held per SecretId and second, sharded by SecretId. Only
     /// verified SecretIds get here, so it holds at most one entry per
     /// configured client.
-    per_id: Vec<Mutex<HashMap<String, IdCount>>>,
+    per_id: Vec<Mutex<hashbrown::HashMap<String, IdCount, std::hash::RandomState>>>,
 }
 
 /// Seconds an entry is kept past the window: a request whose clock reading
@@ -91,7 +91,9 @@ impl ReplayMemory {
             window_secs,
             keys: RandomState::new(),
             per_id_limit: capacity,
-            per_id: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_id: (0..SHARDS)
+                .map(|_| Mutex::new(hashbrown::HashMap::default()))
+                .collect(),
         }
     }
 
@@ -142,7 +144,8 @@ impl ReplayMemory {
         }
         let id_ix = (self.keys.hash_one((2u8, secret_id)) as usize) & (SHARDS - 1);
         let mut ids = lock(&self.per_id[id_ix]);
-        let count = ids.entry(secret_id.to_owned()).or_default();
+        // The SecretId is copied only when it is new.
+        let count = ids.entry_ref(secret_id).or_default();
         let horizon = self.horizon(now);
         while let Some(entry) = count.by_second.first_entry() {
             if *entry.key() >= horizon {
