@@ -3,7 +3,8 @@
 //! when stderr is not a terminal, levels by who must act (INFO for caller
 //! mistakes, WARN for 6200 from an unreachable upstream), `/metrics` with
 //! `# HELP` for every metric and the process metrics, and a second SIGINT
-//! during the drain ending the process at once.
+//! during the drain ending the process at once, and whole access lines
+//! from concurrent requests on every worker.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -214,4 +215,49 @@ async fn a_second_sigint_during_the_drain_exits_at_once() {
     assert_eq!(status.code(), Some(130));
     let log = read_log(&mut b.child).await;
     assert!(log.contains("second interrupt"), "{log}");
+}
+
+#[tokio::test]
+async fn access_lines_of_concurrent_requests_on_every_worker_stay_whole() {
+    let mut b = spawn(&[
+        ("SCF_BRIDGE__LOG__FORMAT", "json"),
+        ("SCF_BRIDGE__SERVER__WORKERS", "2"),
+        ("SCF_BRIDGE__SERVER__DRAIN_DELAY_SECS", "0"),
+    ])
+    .await;
+    // Read stderr while the load runs: a full pipe would stall the bridge.
+    let mut stderr = b.child.stderr.take().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut log = String::new();
+        stderr.read_to_string(&mut log).await.unwrap();
+        log
+    });
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let addr = b.addr;
+            tokio::spawn(async move {
+                for _ in 0..50 {
+                    let (status, _) = get(addr, HELLO).await.unwrap();
+                    assert_eq!(status, 200);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap();
+    }
+    kill(&b.child, "-TERM");
+    tokio::time::timeout(Duration::from_secs(30), b.child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    let log = reader.await.unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for line in log.lines().filter(|l| l.contains("scf_bridge::access")) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("{e}: a line cut or mixed: {line}"));
+        assert_eq!(v["code"], 0, "{line}");
+        assert!(ids.insert(v["request_id"].as_str().unwrap().to_owned()));
+    }
+    assert_eq!(ids.len(), 400, "one whole line per request");
 }

@@ -143,27 +143,47 @@ impl ReplayMemory {
             return self.insert_expiring(shard_ix, fp, timestamp, now);
         }
         let id_ix = (self.keys.hash_one((2u8, secret_id)) as usize) & (SHARDS - 1);
-        let mut ids = lock(&self.per_id[id_ix]);
-        // The SecretId is copied only when it is new.
-        let count = ids.entry_ref(secret_id).or_default();
-        let horizon = self.horizon(now);
-        while let Some(entry) = count.by_second.first_entry() {
-            if *entry.key() >= horizon {
-                break;
+        // The SecretId's count is reserved under its lock and the entry
+        // inserted after it is released: with one SecretId for all the
+        // traffic (the common case) this lock is every worker's, so it is
+        // held only for the count. A reservation that did not become an
+        // entry is given back.
+        {
+            let mut ids = lock(&self.per_id[id_ix]);
+            // The SecretId is copied only when it is new.
+            let count = ids.entry_ref(secret_id).or_default();
+            let horizon = self.horizon(now);
+            while let Some(entry) = count.by_second.first_entry() {
+                if *entry.key() >= horizon {
+                    break;
+                }
+                count.total -= entry.remove();
             }
-            count.total -= entry.remove();
-        }
-        if count.total >= self.per_id_limit {
-            let held = lock(&self.shards[shard_ix])
-                .by_second
-                .get(&timestamp)
-                .is_some_and(|s| s.find(fp).is_ok());
-            return if held { Seen::Replay } else { Seen::Full };
-        }
-        let seen = self.insert_expiring(shard_ix, fp, timestamp, now);
-        if seen == Seen::New {
+            if count.total >= self.per_id_limit {
+                drop(ids);
+                let held = lock(&self.shards[shard_ix])
+                    .by_second
+                    .get(&timestamp)
+                    .is_some_and(|s| s.find(fp).is_ok());
+                return if held { Seen::Replay } else { Seen::Full };
+            }
             count.total += 1;
             *count.by_second.entry(timestamp).or_default() += 1;
+        }
+        let seen = self.insert_expiring(shard_ix, fp, timestamp, now);
+        if seen != Seen::New {
+            let mut ids = lock(&self.per_id[id_ix]);
+            if let Some(count) = ids.get_mut(secret_id) {
+                // Unless the second has expired meanwhile (and taken the
+                // reservation with it).
+                if let Some(n) = count.by_second.get_mut(&timestamp) {
+                    *n -= 1;
+                    count.total -= 1;
+                    if *n == 0 {
+                        count.by_second.remove(&timestamp);
+                    }
+                }
+            }
         }
         seen
     }
@@ -426,6 +446,41 @@ mod tests {
             m.check_and_insert("AKIDgreedy", 99, later, later),
             Seen::New
         );
+    }
+
+    #[test]
+    fn replays_below_the_share_take_none_of_it() {
+        let m = ReplayMemory::new(10, 300).with_client_share(50);
+        for n in 0..4 {
+            assert_eq!(m.check_and_insert("AKIDa", n, 10, 10), Seen::New);
+        }
+        // Replays of entries it holds, many times: its count stays at 4.
+        for _ in 0..20 {
+            assert_eq!(m.check_and_insert("AKIDa", 2, 10, 10), Seen::Replay);
+        }
+        assert_eq!(m.check_and_insert("AKIDa", 50, 10, 10), Seen::New);
+        assert_eq!(m.check_and_insert("AKIDa", 51, 10, 10), Seen::Full);
+        assert_eq!(m.len(), 5);
+    }
+
+    #[test]
+    fn two_threads_of_one_client_never_pass_its_share() {
+        let m = std::sync::Arc::new(ReplayMemory::new(1_000, 300).with_client_share(50));
+        let threads: Vec<_> = (0..2u64)
+            .map(|t| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    (0..1_000u64)
+                        .filter(|n| {
+                            m.check_and_insert("AKIDone", t * 10_000 + n, 10, 10) == Seen::New
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let accepted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+        assert_eq!(accepted, 500);
+        assert_eq!(m.len(), 500);
     }
 
     #[test]
