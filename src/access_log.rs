@@ -14,10 +14,20 @@
 //! The line's level says who should act: WARN for upstream failures (the
 //! 6000/6200 answers) and for the bridge at a limit, ERROR for the bridge's
 //! own failures, INFO for everything else, caller mistakes included.
+//!
+//! With `log.access_buffer_bytes` set (nginx's `access_log … buffer=
+//! flush=`), a line is appended to its thread's batch instead: the batch
+//! is written with one `write` when the next line would not fit, by a
+//! flusher thread every `log.access_flush_ms`, when its thread ends, and
+//! by [`flush`]/[`finish`] at shutdown. Lines stay whole and keep their
+//! order within a thread; batches of different threads interleave. Off
+//! (the default), the per-request cost is one relaxed atomic load more.
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::sync::{OnceLock, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -120,7 +130,11 @@ pub fn log(record: &Record<'_>) {
             Ok(())
         };
         if written.is_ok() {
-            write_to_stderr(&buf);
+            if BATCHING.load(Ordering::Relaxed) {
+                append(&buf);
+            } else {
+                write_to_stderr(&buf);
+            }
         }
         if buf.capacity() > 64 * 1024 {
             *buf = Vec::with_capacity(1024);
@@ -166,6 +180,192 @@ fn write_to_stderr(line: &[u8]) {
         let _alone = LONG_LINE.write();
         let _ = file.write_all(line);
     }
+}
+
+/// Whether lines go to the per-thread batches: set by
+/// [`start_buffering`], cleared by [`finish`].
+static BATCHING: AtomicBool = AtomicBool::new(false);
+/// Every thread's batch, for the flusher and shutdown.
+static BATCHES: OnceLock<Batches> = OnceLock::new();
+
+struct Batches {
+    limit: usize,
+    registry: Mutex<Registry>,
+}
+
+struct Registry {
+    batches: Vec<Arc<Mutex<Batch>>>,
+    /// [`finish`] ran: new batches start closed.
+    closed: bool,
+}
+
+/// One thread's pending lines. Its mutex is taken by its own thread for
+/// each line and by the flusher once an interval, so it is contended only
+/// while a flush writes.
+struct Batch {
+    lines: Vec<u8>,
+    limit: usize,
+    /// Set by [`finish`]: lines are written as they come.
+    closed: bool,
+}
+
+impl Batch {
+    fn new(limit: usize, closed: bool) -> Self {
+        Batch {
+            lines: Vec::new(),
+            limit,
+            closed,
+        }
+    }
+
+    /// Add one whole line. What is pending is written first when the line
+    /// would take the batch past its limit; a line longer than the limit is
+    /// then written on its own, never held or split.
+    fn push(&mut self, line: &[u8], out: &mut impl Write) {
+        if self.closed {
+            write_out(out, line);
+            return;
+        }
+        if self.lines.len() + line.len() > self.limit {
+            self.flush(out);
+            if line.len() > self.limit {
+                write_out(out, line);
+                return;
+            }
+        }
+        if self.lines.capacity() == 0 {
+            self.lines.reserve_exact(self.limit);
+        }
+        self.lines.extend_from_slice(line);
+    }
+
+    /// Write what is pending with one `write_all`. On an error the lines
+    /// are dropped, as an unbuffered line would be.
+    fn flush(&mut self, out: &mut impl Write) {
+        if !self.lines.is_empty() {
+            write_out(out, &self.lines);
+            self.lines.clear();
+        }
+    }
+}
+
+/// A failed write to stderr has nowhere better to be reported.
+fn write_out(out: &mut impl Write, bytes: &[u8]) {
+    let _ = out.write_all(bytes);
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The current thread's batch; written out when the thread ends.
+struct Mine(Arc<Mutex<Batch>>);
+
+impl Drop for Mine {
+    fn drop(&mut self) {
+        locked(&self.0).flush(&mut std::io::stderr());
+    }
+}
+
+thread_local! {
+    static MINE: RefCell<Option<Mine>> = const { RefCell::new(None) };
+}
+
+/// Buffer access lines from now on: `bytes` per thread, every batch written
+/// at least every `every` by a flusher thread. Called once, by `serve`
+/// before it starts; a second call changes nothing.
+pub fn start_buffering(bytes: usize, every: Duration) -> std::io::Result<()> {
+    if bytes == 0 {
+        return Ok(());
+    }
+    let batches = Batches {
+        limit: bytes,
+        registry: Mutex::new(Registry {
+            batches: Vec::new(),
+            closed: false,
+        }),
+    };
+    if BATCHES.set(batches).is_err() {
+        return Ok(());
+    }
+    std::thread::Builder::new()
+        .name("scf-bridge-alog".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            if !flush_all(false) {
+                return;
+            }
+        })?;
+    BATCHING.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Append a formatted line to this thread's batch (written directly when
+/// the thread-local is gone, i.e. while the thread ends).
+fn append(line: &[u8]) {
+    let Some(batches) = BATCHES.get() else {
+        return write_out(&mut std::io::stderr(), line);
+    };
+    let done = MINE.try_with(|cell| {
+        let Ok(mut mine) = cell.try_borrow_mut() else {
+            return false;
+        };
+        let mine = mine.get_or_insert_with(|| Mine(batches.register()));
+        locked(&mine.0).push(line, &mut std::io::stderr());
+        true
+    });
+    if done != Ok(true) {
+        write_out(&mut std::io::stderr(), line);
+    }
+}
+
+impl Batches {
+    fn register(&self) -> Arc<Mutex<Batch>> {
+        let mut registry = locked(&self.registry);
+        let batch = Arc::new(Mutex::new(Batch::new(self.limit, registry.closed)));
+        if !registry.closed {
+            registry.batches.push(batch.clone());
+        }
+        batch
+    }
+}
+
+/// Write every thread's pending lines now (the end of the drain, before the
+/// process's last log lines). Lines logged afterwards are still buffered.
+pub fn flush() {
+    flush_all(false);
+}
+
+/// Write every pending line and stop buffering: later lines are written as
+/// they come. Called last before the process exits.
+pub fn finish() {
+    BATCHING.store(false, Ordering::Release);
+    flush_all(true);
+}
+
+/// Whether buffering is still on afterwards.
+fn flush_all(close: bool) -> bool {
+    let Some(batches) = BATCHES.get() else {
+        return false;
+    };
+    let mut registry = locked(&batches.registry);
+    if registry.closed {
+        return false;
+    }
+    let mut out = std::io::stderr();
+    for batch in &registry.batches {
+        let mut batch = locked(batch);
+        batch.flush(&mut out);
+        batch.closed |= close;
+    }
+    // A batch only the registry holds belonged to a thread that has ended
+    // (and written it out).
+    registry.batches.retain(|b| Arc::strong_count(b) > 1);
+    if close {
+        registry.closed = true;
+        registry.batches.clear();
+    }
+    !close
 }
 
 /// `{"timestamp":…,"level":"INFO","target":…,"message":"request",<fields>}\n`
@@ -394,6 +594,141 @@ mod tests {
             "2026-11-28T11:22:33.042Z  INFO 6f1c2d InvokeFunction code=4100 total=4.4ms error=signature-failure (bad\\nsignature)\n"
         );
         assert!(!line.contains('\u{1b}'), "no ANSI escapes");
+    }
+
+    /// Records each `write` call, as the kernel would see it.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn texts(w: &Writes) -> Vec<&str> {
+        w.0.iter()
+            .map(|b| std::str::from_utf8(b).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_written_once_when_the_next_line_would_not_fit() {
+        let mut out = Writes::default();
+        let mut batch = Batch::new(10, false);
+        batch.push(b"aaa\n", &mut out);
+        batch.push(b"bbb\n", &mut out);
+        assert!(out.0.is_empty(), "8 of 10 bytes: held");
+        batch.push(b"ccc\n", &mut out);
+        assert_eq!(texts(&out), ["aaa\nbbb\n"], "one write of the whole lines");
+        batch.flush(&mut out);
+        assert_eq!(texts(&out), ["aaa\nbbb\n", "ccc\n"]);
+        batch.flush(&mut out);
+        assert_eq!(out.0.len(), 2, "nothing pending, nothing written");
+
+        // A line that exactly fills the batch is held.
+        let mut out = Writes::default();
+        let mut batch = Batch::new(8, false);
+        batch.push(b"aaa\n", &mut out);
+        batch.push(b"bbb\n", &mut out);
+        assert!(out.0.is_empty());
+        batch.push(b"c\n", &mut out);
+        assert_eq!(texts(&out), ["aaa\nbbb\n"]);
+    }
+
+    #[test]
+    fn a_line_larger_than_the_batch_is_written_on_its_own_after_what_is_pending() {
+        let mut out = Writes::default();
+        let mut batch = Batch::new(8, false);
+        batch.push(b"0123456789\n", &mut out);
+        assert_eq!(texts(&out), ["0123456789\n"], "never held");
+        batch.push(b"aa\n", &mut out);
+        batch.push(b"0123456789abc\n", &mut out);
+        assert_eq!(
+            texts(&out),
+            ["0123456789\n", "aa\n", "0123456789abc\n"],
+            "order kept"
+        );
+        batch.flush(&mut out);
+        assert_eq!(out.0.len(), 3, "nothing left pending");
+    }
+
+    #[test]
+    fn a_closed_batch_writes_each_line_as_it_comes() {
+        let mut out = Writes::default();
+        let mut batch = Batch::new(1024, true);
+        batch.push(b"a\n", &mut out);
+        batch.push(b"b\n", &mut out);
+        assert_eq!(texts(&out), ["a\n", "b\n"]);
+    }
+
+    #[test]
+    fn a_failed_write_drops_the_batch_and_buffering_goes_on() {
+        struct Broken(usize);
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                self.0 += 1;
+                Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut broken = Broken(0);
+        let mut batch = Batch::new(8, false);
+        batch.push(b"aaa\n", &mut broken);
+        batch.push(b"bbb\n", &mut broken);
+        batch.push(b"ccc\n", &mut broken);
+        assert_eq!(broken.0, 1, "one failed write");
+        let mut out = Writes::default();
+        batch.push(b"ddd\n", &mut out);
+        batch.flush(&mut out);
+        assert_eq!(texts(&out), ["ccc\nddd\n"], "the failed batch is gone");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn writes_are_whole_lines_in_order_within_the_limit(
+            limit in 1usize..200,
+            lengths in proptest::collection::vec(0usize..300, 0..60),
+        ) {
+            // Line i is `i` in letters, padded with dots, then '\n'.
+            let lines: Vec<Vec<u8>> = lengths
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let mut l = format!("{i}:").into_bytes();
+                    l.resize(l.len() + n, b'.');
+                    l.push(b'\n');
+                    l
+                })
+                .collect();
+            let mut out = Writes::default();
+            let mut batch = Batch::new(limit, false);
+            for line in &lines {
+                batch.push(line, &mut out);
+                proptest::prop_assert!(batch.lines.len() <= limit);
+            }
+            batch.flush(&mut out);
+            let mut next = 0;
+            for write in &out.0 {
+                proptest::prop_assert!(write.ends_with(b"\n"));
+                let in_write: Vec<&[u8]> = write.split_inclusive(|&b| b == b'\n').collect();
+                proptest::prop_assert!(
+                    write.len() <= limit || in_write.len() == 1,
+                    "a write over the limit holds one line"
+                );
+                for piece in in_write {
+                    proptest::prop_assert_eq!(piece, lines[next].as_slice());
+                    next += 1;
+                }
+            }
+            proptest::prop_assert_eq!(next, lines.len(), "every line written once");
+        }
     }
 
     #[test]

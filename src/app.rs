@@ -421,6 +421,9 @@ pub async fn start_with(
             let _ = deadline_tx.send(true);
             all.await;
         }
+        // Every request has been answered and logged: buffered access
+        // lines go out before the process's last lines.
+        crate::access_log::flush();
         tracing::info!("shutdown complete");
     });
 

@@ -78,6 +78,30 @@ pub struct LogSettings {
     pub filter: String,
     /// `json`, `text`, or `auto` (text on a terminal, JSON otherwise).
     pub format: String,
+    /// Bytes of access-log lines each serving thread holds before writing
+    /// them with one `write` (nginx's `access_log … buffer=`); 0, the
+    /// default, writes each line as it is made. At most
+    /// [`MAX_ACCESS_BUFFER_BYTES`]. Lines held are lost on a crash or
+    /// SIGKILL (docs/operations.md, "Buffered access log").
+    pub access_buffer_bytes: usize,
+    /// While buffering, the longest a line is held before it is written
+    /// (nginx's `flush=`).
+    pub access_flush_ms: u64,
+}
+
+/// Largest `log.access_buffer_bytes`: 1 MiB per serving thread.
+pub const MAX_ACCESS_BUFFER_BYTES: usize = 1024 * 1024;
+
+impl LogSettings {
+    /// `Some((bytes, interval))` when access-log lines are buffered.
+    pub fn access_buffering(&self) -> Option<(usize, Duration)> {
+        (self.access_buffer_bytes > 0).then(|| {
+            (
+                self.access_buffer_bytes,
+                Duration::from_millis(self.access_flush_ms),
+            )
+        })
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -435,6 +459,8 @@ listen = "127.0.0.1:9901"
 [log]
 filter = "info"
 format = "auto"
+access_buffer_bytes = 0
+access_flush_ms = 1000
 
 [metrics]
 function_label = false
@@ -607,6 +633,18 @@ impl Settings {
             return Err(invalid(
                 "log.filter",
                 format!("`{}` is not a tracing filter", self.log.filter),
+            ));
+        }
+        if self.log.access_buffer_bytes > MAX_ACCESS_BUFFER_BYTES {
+            return Err(invalid(
+                "log.access_buffer_bytes",
+                format!("must be at most {MAX_ACCESS_BUFFER_BYTES} (1 MiB; 0 = off)"),
+            ));
+        }
+        if self.log.access_buffer_bytes > 0 && self.log.access_flush_ms == 0 {
+            return Err(invalid(
+                "log.access_flush_ms",
+                "must be greater than 0 while log.access_buffer_bytes is set",
             ));
         }
         if self.server.header_read_timeout_ms == 0 {
@@ -1452,6 +1490,70 @@ mod tests {
         assert_eq!(
             restart_only_changes(&a, &c),
             ["auth.mode", "upstream.region"]
+        );
+    }
+
+    #[test]
+    fn the_access_log_buffer_is_off_by_default_and_validated() {
+        let s = Settings::load_with_env(None, EnvMap::new()).unwrap();
+        assert_eq!(s.log.access_buffer_bytes, 0);
+        assert_eq!(s.log.access_flush_ms, 1000);
+        assert_eq!(s.log.access_buffering(), None);
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "65536"),
+                ("SCF_BRIDGE__LOG__ACCESS_FLUSH_MS", "250"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.log.access_buffering(),
+            Some((65536, Duration::from_millis(250)))
+        );
+        let s = Settings::load_with_env(
+            None,
+            env(&[("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "1048576")]),
+        )
+        .unwrap();
+        assert_eq!(s.log.access_buffer_bytes, 1024 * 1024, "1 MiB is allowed");
+        // Off, a flush interval of 0 means nothing.
+        Settings::load_with_env(None, env(&[("SCF_BRIDGE__LOG__ACCESS_FLUSH_MS", "0")])).unwrap();
+        for (vars, line) in [
+            (
+                vec![("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "1048577")],
+                "log.access_buffer_bytes: must be at most 1048576 (1 MiB; 0 = off)",
+            ),
+            (
+                vec![
+                    ("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "4096"),
+                    ("SCF_BRIDGE__LOG__ACCESS_FLUSH_MS", "0"),
+                ],
+                "log.access_flush_ms: must be greater than 0 while log.access_buffer_bytes is set",
+            ),
+        ] {
+            let err = Settings::load_with_env(None, env(&vars)).unwrap_err();
+            assert_eq!(err.to_string(), format!("invalid configuration: {line}"));
+        }
+        let err =
+            Settings::load_with_env(None, env(&[("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "-1")]))
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("log.access_buffer_bytes"), "{err}");
+        // A reload cannot start or stop buffering: named as needing a restart.
+        let a = Settings::load_with_env(None, EnvMap::new()).unwrap();
+        let b = Settings::load_with_env(
+            None,
+            env(&[
+                ("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "4096"),
+                ("SCF_BRIDGE__LOG__ACCESS_FLUSH_MS", "500"),
+                ("SCF_BRIDGE__LOG__FILTER", "debug"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            restart_only_changes(&a, &b),
+            ["log.access_buffer_bytes", "log.access_flush_ms"]
         );
     }
 

@@ -162,29 +162,7 @@ fn main() -> ExitCode {
             eprintln!("scf-bridge: configuration is valid");
             ExitCode::SUCCESS
         }
-        Command::Serve => run(control_runtime(&settings), async move {
-            let options = scf_bridge::app::StartOptions {
-                log: Some(log),
-                config_file: cli.config.clone(),
-                ..Default::default()
-            };
-            let running = scf_bridge::app::start_with(settings, shutdown_signal(), options).await?;
-            let reloader = running.reloader.clone();
-            tokio::spawn(async move {
-                use tokio::signal::unix::{signal, SignalKind};
-                let Ok(mut hup) = signal(SignalKind::hangup()) else {
-                    tracing::warn!("cannot listen for SIGHUP; reload by restarting");
-                    return;
-                };
-                while hup.recv().await.is_some() {
-                    tracing::info!(signal = "SIGHUP", "reloading");
-                    let _ = reloader.reload();
-                }
-            });
-            running.task.await.ok();
-            tracing::info!("scf-bridge stopped");
-            Ok(())
-        }),
+        Command::Serve => serve(settings, log, cli.config),
         Command::Emulator {
             print_schema: true, ..
         } => {
@@ -227,6 +205,47 @@ fn main() -> ExitCode {
             Ok(())
         }),
     }
+}
+
+/// `serve`: the bridge until SIGTERM/SIGINT, then every buffered
+/// access-log line written before the process exits.
+fn serve(
+    settings: Settings,
+    log: Arc<dyn scf_bridge::admin::LogControl>,
+    config: Option<PathBuf>,
+) -> ExitCode {
+    if let Some((bytes, every)) = settings.log.access_buffering() {
+        if let Err(e) = scf_bridge::access_log::start_buffering(bytes, every) {
+            eprintln!("scf-bridge: cannot start the access-log flusher: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let code = run(control_runtime(&settings), async move {
+        let options = scf_bridge::app::StartOptions {
+            log: Some(log),
+            config_file: config,
+            ..Default::default()
+        };
+        let running = scf_bridge::app::start_with(settings, shutdown_signal(), options).await?;
+        let reloader = running.reloader.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut hup) = signal(SignalKind::hangup()) else {
+                tracing::warn!("cannot listen for SIGHUP; reload by restarting");
+                return;
+            };
+            while hup.recv().await.is_some() {
+                tracing::info!(signal = "SIGHUP", "reloading");
+                let _ = reloader.reload();
+            }
+        });
+        running.task.await.ok();
+        tracing::info!("scf-bridge stopped");
+        Ok(())
+    });
+    // After the runtimes are gone: nothing logs any more.
+    scf_bridge::access_log::finish();
+    code
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -292,6 +311,7 @@ async fn shutdown_signal() {
                 signal = "SIGINT",
                 "second interrupt: exiting without draining"
             );
+            scf_bridge::access_log::finish();
             std::process::exit(130);
         }
     });

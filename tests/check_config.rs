@@ -75,6 +75,9 @@ fn check_config_refuses_what_serve_would_refuse_and_serve_agrees() {
     let (code, out, err) = run(&["check-config"], &[]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("[server]"));
+    // The access-log buffer's settings, off by default.
+    assert!(out.contains("access_buffer_bytes = 0\n"), "{out}");
+    assert!(out.contains("access_flush_ms = 1000\n"), "{out}");
     assert!(err.contains("configuration is valid"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,8 +3,11 @@
 //! when stderr is not a terminal, levels by who must act (INFO for caller
 //! mistakes, WARN for 6200 from an unreachable upstream), `/metrics` with
 //! `# HELP` for every metric and the process metrics, and a second SIGINT
-//! during the drain ending the process at once, and whole access lines
-//! from concurrent requests on every worker.
+//! during the drain ending the process at once; whole access lines from
+//! concurrent requests on every worker. With
+//! `log.access_buffer_bytes` set, access lines are held per thread and come
+//! out whole: when the next line would not fit, every `log.access_flush_ms`,
+//! and at shutdown (SIGTERM, or a second SIGINT) before the process exits.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -15,7 +18,7 @@ use tokio::process::{Child, Command};
 
 mod support;
 
-use support::{free_port, try_get as get};
+use support::{free_port, get as get_answer, try_get as get};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scf-bridge");
 
@@ -215,6 +218,274 @@ async fn a_second_sigint_during_the_drain_exits_at_once() {
     assert_eq!(status.code(), Some(130));
     let log = read_log(&mut b.child).await;
     assert!(log.contains("second interrupt"), "{log}");
+}
+
+/// The child's stderr as it arrives.
+fn capture(child: &mut Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stderr = child.stderr.take().unwrap();
+    let sink = seen.clone();
+    tokio::spawn(async move {
+        let mut chunk = [0u8; 8192];
+        while let Ok(n @ 1..) = stderr.read(&mut chunk).await {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk[..n]));
+        }
+    });
+    seen
+}
+
+/// Complete lines of the captured stderr.
+fn lines_of(seen: &std::sync::Mutex<String>) -> Vec<String> {
+    let text = seen.lock().unwrap().clone();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete.lines().map(str::to_owned).collect()
+}
+
+const ACCESS_TARGET: &str = "\"target\":\"scf_bridge::access\"";
+
+/// Waits for the process to exit after SIGTERM; the whole stderr by then.
+async fn sigterm_and_wait(b: &mut Bridge, seen: &std::sync::Mutex<String>) -> Vec<String> {
+    kill(&b.child, "-TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), b.child.wait())
+        .await
+        .expect("exits after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    // The pipe's last bytes reach the reader after the exit.
+    let started = Instant::now();
+    while !lines_of(seen)
+        .iter()
+        .any(|l| l.contains("scf-bridge stopped"))
+    {
+        assert!(started.elapsed() < Duration::from_secs(10), "no last line");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    lines_of(seen)
+}
+
+fn position(lines: &[String], needle: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle:?} in:\n{}", lines.join("\n")))
+}
+
+/// `n` hello invocations, one after another; the request ids the bridge
+/// answered with.
+async fn invoke_hello(addr: SocketAddr, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let answer = get_answer(addr, HELLO).await;
+        assert_eq!(answer.json()["code"], 0);
+        ids.push(
+            answer
+                .header("x-scf-bridge-request-id")
+                .expect("request id")
+                .to_owned(),
+        );
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_full_buffer_is_written_whole_when_the_next_line_does_not_fit() {
+    const LIMIT: usize = 4096;
+    // One serving thread, so every line goes to one buffer, in order; a
+    // flush interval far longer than the test, so only a full buffer (or
+    // the shutdown) writes.
+    let mut b = spawn(&[
+        ("SCF_BRIDGE__LOG__FORMAT", "json"),
+        ("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "4096"),
+        ("SCF_BRIDGE__LOG__ACCESS_FLUSH_MS", "600000"),
+        ("SCF_BRIDGE__SERVER__WORKERS", "1"),
+        ("SCF_BRIDGE__SERVER__DRAIN_DELAY_SECS", "0"),
+    ])
+    .await;
+    let seen = capture(&mut b.child);
+    // A line is written before its answer is sent: once the answers are
+    // in, every batch that filled up has been written.
+    let ids = invoke_hello(b.addr, 12).await;
+    let lines = sigterm_and_wait(&mut b, &seen).await;
+    let signal = position(&lines, "shutting down");
+    let access: Vec<(usize, &String)> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.contains(ACCESS_TARGET))
+        .collect();
+    let logged: Vec<String> = access
+        .iter()
+        .map(|(_, l)| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            v["request_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(logged, ids, "every line, whole, in order");
+    // With '\n', the bytes each line takes in a buffer.
+    let sizes: Vec<usize> = access.iter().map(|(_, l)| l.len() + 1).collect();
+    assert!(
+        sizes.iter().sum::<usize>() > LIMIT,
+        "the test needs more than one buffer of lines: {sizes:?}"
+    );
+    // nginx's rule, applied to the sizes: the buffer is written when the
+    // next line would take it past the limit.
+    let mut expected_before_signal = 0;
+    let mut held = 0;
+    for (i, size) in sizes.iter().enumerate() {
+        if held + size > LIMIT {
+            expected_before_signal = i;
+            held = 0;
+        }
+        held += size;
+    }
+    let before_signal = access.iter().filter(|(i, _)| *i < signal).count();
+    assert!(expected_before_signal > 0);
+    assert_eq!(
+        before_signal, expected_before_signal,
+        "lines written before SIGTERM (sizes {sizes:?})"
+    );
+    let complete = position(&lines, "shutdown complete");
+    assert!(
+        access.iter().all(|(i, _)| *i < complete),
+        "the rest is written at the end of the drain"
+    );
+}
+
+#[tokio::test]
+async fn buffered_text_lines_come_out_within_the_flush_interval() {
+    let mut b = spawn(&[
+        ("SCF_BRIDGE__LOG__FORMAT", "text"),
+        ("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "65536"),
+        ("SCF_BRIDGE__LOG__ACCESS_FLUSH_MS", "200"),
+        ("SCF_BRIDGE__SERVER__DRAIN_DELAY_SECS", "0"),
+    ])
+    .await;
+    let seen = capture(&mut b.child);
+    let ids = invoke_hello(b.addr, 5).await;
+    // Far below the buffer's size: only the flusher writes them.
+    let started = Instant::now();
+    let hello = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.contains(" InvokeFunction hello code=0 "))
+            .cloned()
+            .collect()
+    };
+    while hello(&lines_of(&seen)).len() < ids.len() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "not flushed:\n{}",
+            seen.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let lines = sigterm_and_wait(&mut b, &seen).await;
+    let signal = position(&lines, "shutting down");
+    let flushed = hello(&lines[..signal]);
+    assert_eq!(flushed.len(), ids.len(), "written before SIGTERM");
+    let mut logged: Vec<String> = flushed
+        .iter()
+        .map(|l| {
+            // `<time>  INFO <request id> InvokeFunction hello code=0 total=…`
+            let words: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(words[1], "INFO", "{l}");
+            assert!(words.iter().any(|w| w.starts_with("total=")), "{l}");
+            words[2].to_owned()
+        })
+        .collect();
+    let mut ids = ids;
+    logged.sort();
+    ids.sort();
+    assert_eq!(logged, ids, "each line whole, once");
+    assert_eq!(hello(&lines).len(), ids.len(), "nothing written twice");
+}
+
+#[tokio::test]
+async fn sigterm_writes_every_buffered_line_before_the_process_exits() {
+    let mut b = spawn(&[
+        ("SCF_BRIDGE__LOG__FORMAT", "json"),
+        ("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "65536"),
+        ("SCF_BRIDGE__LOG__ACCESS_FLUSH_MS", "600000"),
+        // The serving threads outlive the drain here (they are the main
+        // runtime's): the lines come from the flush at the drain's end.
+        ("SCF_BRIDGE__SERVER__RUNTIME", "multi-thread"),
+        ("SCF_BRIDGE__SERVER__WORKERS", "2"),
+        ("SCF_BRIDGE__SERVER__DRAIN_DELAY_SECS", "0"),
+    ])
+    .await;
+    let seen = capture(&mut b.child);
+    // Concurrent connections: lines in both workers' buffers.
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        tasks.push(tokio::spawn(invoke_hello(b.addr, 3)));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    let lines = sigterm_and_wait(&mut b, &seen).await;
+    let signal = position(&lines, "shutting down");
+    assert!(
+        !lines[..signal].iter().any(|l| l.contains(ACCESS_TARGET)),
+        "nothing written before SIGTERM:\n{}",
+        lines.join("\n")
+    );
+    let mut logged: Vec<String> = lines
+        .iter()
+        .filter(|l| l.contains(ACCESS_TARGET))
+        .map(|l| {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            assert_eq!(v["code"], 0, "{l}");
+            v["request_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    logged.sort();
+    ids.sort();
+    assert_eq!(logged, ids, "every line, once, whole");
+    let complete = position(&lines, "shutdown complete");
+    assert!(
+        !lines[complete..].iter().any(|l| l.contains(ACCESS_TARGET)),
+        "written before the drain's last line:\n{}",
+        lines.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_second_sigint_still_writes_the_buffered_lines() {
+    let mut b = spawn(&[
+        ("SCF_BRIDGE__LOG__FORMAT", "json"),
+        ("SCF_BRIDGE__LOG__ACCESS_BUFFER_BYTES", "65536"),
+        ("SCF_BRIDGE__LOG__ACCESS_FLUSH_MS", "600000"),
+        ("SCF_BRIDGE__SERVER__DRAIN_DELAY_SECS", "60"),
+    ])
+    .await;
+    let ids = invoke_hello(b.addr, 3).await;
+    kill(&b.child, "-INT");
+    let started = Instant::now();
+    while get(b.admin, "/ready").await.map(|(s, _)| s) != Some(503) {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never draining"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    kill(&b.child, "-INT");
+    let status = tokio::time::timeout(Duration::from_secs(15), b.child.wait())
+        .await
+        .expect("the second SIGINT ends the process")
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+    let log = read_log(&mut b.child).await;
+    for id in &ids {
+        let line = log
+            .lines()
+            .find(|l| l.contains(id) && l.contains(ACCESS_TARGET))
+            .unwrap_or_else(|| panic!("no line for {id}:\n{log}"));
+        serde_json::from_str::<serde_json::Value>(line).unwrap();
+    }
 }
 
 #[tokio::test]
