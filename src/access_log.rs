@@ -382,12 +382,69 @@ fn write_line(
     buf.extend_from_slice(b"\",\"target\":\"");
     buf.extend_from_slice(TARGET.as_bytes());
     buf.extend_from_slice(b"\",\"message\":\"request\",");
-    // The record's own object, without its opening brace.
-    let start = buf.len();
-    serde_json::to_writer(&mut *buf, record)?;
-    buf.remove(start);
+    write_fields(buf, record);
     buf.push(b'\n');
     Ok(())
+}
+
+/// The record's fields and the closing brace, byte for byte what its
+/// derived `Serialize` gives through serde_json (tested), written directly:
+/// the derived path was half the line's cost.
+fn write_fields(buf: &mut Vec<u8>, r: &Record<'_>) {
+    use crate::json_text::{push_key, push_str};
+    let mut digits = itoa::Buffer::new();
+    let mut float = zmij::Buffer::new();
+    let mut number = |buf: &mut Vec<u8>, key, value: Option<f64>| {
+        push_key(buf, key);
+        match value {
+            Some(v) if v.is_finite() => buf.extend_from_slice(float.format_finite(v).as_bytes()),
+            _ => buf.extend_from_slice(b"null"),
+        }
+        buf.push(b',');
+    };
+    push_key(buf, "request_id");
+    push_str(buf, r.request_id);
+    buf.push(b',');
+    push_key(buf, "outcome");
+    push_str(buf, r.outcome);
+    buf.push(b',');
+    push_key(buf, "scf_call_sent");
+    buf.extend_from_slice(if r.scf_call_sent { b"true," } else { b"false," });
+    number(buf, "client_closed_ms", r.client_closed_ms);
+    push_key(buf, "throttle_retries");
+    buf.extend_from_slice(digits.format(r.throttle_retries).as_bytes());
+    buf.push(b',');
+    for (key, value) in [
+        ("method", r.method),
+        ("action", r.action),
+        ("function", r.function),
+        ("namespace", r.namespace),
+        ("region", r.region),
+    ] {
+        push_key(buf, key);
+        push_str(buf, value);
+        buf.push(b',');
+    }
+    push_key(buf, "code");
+    buf.extend_from_slice(digits.format(r.code).as_bytes());
+    buf.push(b',');
+    for (key, value) in [
+        ("code_desc", r.code_desc),
+        ("scf_request_id", r.scf_request_id),
+        ("function_request_id", r.function_request_id),
+        ("bridge_error", r.bridge_error),
+        ("error_detail", r.error_detail),
+    ] {
+        push_key(buf, key);
+        push_str(buf, value);
+        buf.push(b',');
+    }
+    number(buf, "total_ms", Some(r.total_ms));
+    number(buf, "upstream_ms", Some(r.upstream_ms));
+    // The last field's comma becomes the closing brace.
+    if let Some(last) = buf.last_mut() {
+        *last = b'}';
+    }
 }
 
 /// `2026-11-28T11:22:33.042Z  INFO 6f1c… InvokeFunction hello code=0 total=4.4ms upstream=3.5ms`,
@@ -550,6 +607,51 @@ mod tests {
         assert_eq!(v["outcome"], "answered");
         assert_eq!(v["client_closed_ms"], serde_json::Value::Null);
         assert_eq!(v.as_object().unwrap().len(), 22);
+    }
+
+    #[test]
+    fn fields_are_what_serde_json_writes_for_the_record() {
+        let texts = ["", "id-1", "hello \"quoted\"\n\u{1}", "été 😀 \\ end"];
+        let numbers = [
+            0.0,
+            1.5,
+            0.061562000000000006,
+            1e21,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        for (i, text) in texts.iter().enumerate() {
+            for (j, ms) in numbers.iter().enumerate() {
+                let record = Record {
+                    request_id: text,
+                    outcome: if j % 2 == 0 { ANSWERED } else { CLIENT_CLOSED },
+                    scf_call_sent: j % 2 == 1,
+                    client_closed_ms: (j % 3 != 0).then_some(*ms),
+                    throttle_retries: (i * 7 + j) as u32,
+                    method: "POST",
+                    action: text,
+                    function: text,
+                    namespace: "default",
+                    region: text,
+                    code: [0, -1, 4100, i64::MIN][i],
+                    code_desc: text,
+                    scf_request_id: text,
+                    function_request_id: "",
+                    bridge_error: text,
+                    error_detail: text,
+                    total_ms: *ms,
+                    upstream_ms: numbers[(j + 1) % numbers.len()],
+                    level: tracing::Level::INFO,
+                };
+                let mut ours = vec![b'{'];
+                write_fields(&mut ours, &record);
+                let expected = serde_json::to_vec(&record).unwrap();
+                assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    String::from_utf8(expected).unwrap()
+                );
+            }
+        }
     }
 
     #[test]
