@@ -632,12 +632,25 @@ proptest! {
 }
 
 #[test]
+fn the_fuzz_seeds_are_written_as_serde_json_writes_them() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/map_response");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        check_written(&std::fs::read(entry.unwrap().path()).unwrap());
+        seen += 1;
+    }
+    assert!(seen >= 5, "{seen}");
+}
+
+#[test]
 fn deeply_nested_answers_map_to_a_well_formed_answer() {
     for depth in [127, 128, 129, 10_000] {
         let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         check_mapping(deep.as_bytes());
+        check_written(deep.as_bytes());
         let in_result = format!(r#"{{"Response":{{"Result":{{"X":{deep}}},"RequestId":"r"}}}}"#);
         check_mapping(in_result.as_bytes());
+        check_written(in_result.as_bytes());
     }
 }
 
