@@ -14,8 +14,9 @@
 //! * `verify_path`: decode, read the request, verify its signature with
 //!   `auth::Verifier` and parse the action (moving `param` out), as the
 //!   walk does;
-//! * `map_response`: `invoke::parse_response` + `invoke_function::from_outcome` +
-//!   `LegacyAnswer::to_json` of a 3.0 answer whose `RetMsg` has that size.
+//! * `map_response`: `invoke::parse_response_ref` +
+//!   `invoke_function::from_answer_with` + `LegacyAnswer::to_json` of a 3.0
+//!   answer whose `RetMsg` has that size, as the bridge maps it.
 //!
 //! Run: `cargo bench --bench micro` (add `-- --quick` for a short pass).
 
@@ -312,8 +313,12 @@ fn map_response(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(body.len() as u64));
         g.bench_with_input(BenchmarkId::from_parameter(name), &body, |b, body| {
             b.iter(|| {
-                let outcome = invoke::parse_response(black_box(body)).expect("parses");
-                let t = invoke_function::from_outcome(outcome, InvocationType::RequestResponse);
+                let outcome = invoke::parse_response_ref(black_box(body)).expect("parses");
+                let t = invoke_function::from_answer_with(
+                    outcome,
+                    InvocationType::RequestResponse,
+                    invoke_function::SyncShape::default(),
+                );
                 t.answer.to_json()
             })
         });

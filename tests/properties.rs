@@ -27,7 +27,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Map, Number, Value};
 
-use scf_bridge::actions::invoke_function::{from_outcome_with, SyncShape};
+use scf_bridge::actions::invoke_function::{from_answer_with, from_outcome_with, SyncShape};
 use scf_bridge::auth::clients::ClientSettings;
 use scf_bridge::auth::{ClientSet, ReplayMemory, Signer, UpstreamIdentity, Verifier};
 use scf_bridge::config::Secret;
@@ -36,7 +36,9 @@ use scf_bridge::error::{BridgeError, ErrorKind};
 use scf_bridge::legacy::decode::decode_form;
 use scf_bridge::legacy::request::read_common;
 use scf_bridge::legacy::signature::{sign, SignatureMethod, LEGACY_PATH};
-use scf_bridge::scf3::invoke::{parse_response, InvocationType as InvokeType, Outcome};
+use scf_bridge::scf3::invoke::{
+    parse_response, parse_response_ref, InvocationType as InvokeType, Outcome,
+};
 
 // ---------------------------------------------------------------------------
 // The response mapper
@@ -349,13 +351,306 @@ proptest! {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The legacy answer written straight from SCF's buffer, against serde_json
+
+/// The four shapes of a synchronous answer.
+const SHAPES: [SyncShape; 4] = [
+    SyncShape {
+        status_code_result: false,
+        documented_aliases: false,
+    },
+    SyncShape {
+        status_code_result: true,
+        documented_aliases: false,
+    },
+    SyncShape {
+        status_code_result: false,
+        documented_aliases: true,
+    },
+    SyncShape {
+        status_code_result: true,
+        documented_aliases: true,
+    },
+];
+
+/// The success answer as serde_json writes it for a `serde_json::Value`
+/// built here, independently of the bridge's writer, from the owned
+/// reading (`parse_response`) by the legacy rules (docs/protocol.md,
+/// "Answers"): the keys in order, the zero value of what SCF left out
+/// (`duration` the float 0.0), `invokeResult` 200 read as 0 from 3.0
+/// `InvokeFunction`, the documented aliases last. `None` when the body is
+/// not a success.
+fn oracle(body: &[u8], invoke_type: InvokeType, shape: SyncShape) -> Option<Vec<u8>> {
+    let Ok(Outcome::Result { result: r, .. }) = parse_response(body) else {
+        return None;
+    };
+    let text = |s: &Option<String>| Value::String(s.clone().unwrap_or_default());
+    let number = |n: &Option<Number>| Value::Number(n.clone().unwrap_or_else(|| 0.into()));
+    let data = match invoke_type {
+        InvokeType::Event => json!({"requestId": text(&r.function_request_id)}),
+        InvokeType::RequestResponse => {
+            let invoke_result = match &r.invoke_result {
+                Some(n) if shape.status_code_result && n.as_i64() == Some(200) => json!(0),
+                other => number(other),
+            };
+            let mut m = Map::new();
+            m.insert("requestId".into(), text(&r.function_request_id));
+            m.insert(
+                "duration".into(),
+                match &r.duration {
+                    Some(n) => Value::Number(n.clone()),
+                    None => json!(0.0),
+                },
+            );
+            m.insert("billDuration".into(), number(&r.bill_duration));
+            m.insert("memUsage".into(), number(&r.mem_usage));
+            m.insert("log".into(), text(&r.log));
+            m.insert("retMsg".into(), text(&r.ret_msg));
+            m.insert("errMsg".into(), text(&r.err_msg));
+            m.insert("invokeResult".into(), invoke_result);
+            if shape.documented_aliases {
+                m.insert("payLoad".into(), text(&r.ret_msg));
+                m.insert("logMsg".into(), text(&r.log));
+                m.insert("memSize".into(), number(&r.mem_usage));
+            }
+            Value::Object(m)
+        }
+    };
+    let answer = json!({"code": 0, "message": "", "codeDesc": "Success", "data": data});
+    Some(serde_json::to_vec(&answer).unwrap())
+}
+
+/// The borrowed reading reads what the owned one reads (the same values,
+/// `RequestId`, SCF error, or refusal with the same words); the answer
+/// written straight from the body is, byte for byte, serde_json's text of
+/// the oracle's value; an SCF error maps as from the owned reading.
+fn check_written(body: &[u8]) {
+    let owned = parse_response(body);
+    let borrowed = parse_response_ref(body);
+    let as_owned = borrowed.clone().map(|o| match o {
+        Outcome::Result { result, request_id } => Outcome::Result {
+            result: result.to_result(),
+            request_id,
+        },
+        Outcome::Error {
+            code,
+            message,
+            request_id,
+        } => Outcome::Error {
+            code,
+            message,
+            request_id,
+        },
+    });
+    assert_eq!(as_owned, owned, "{:?}", String::from_utf8_lossy(body));
+    let Ok(borrowed) = borrowed else {
+        return;
+    };
+    for t in [InvokeType::RequestResponse, InvokeType::Event] {
+        for shape in SHAPES {
+            let written = from_answer_with(borrowed.clone(), t, shape)
+                .answer
+                .to_json();
+            let want = oracle(body, t, shape).unwrap_or_else(|| {
+                let o = owned.clone().unwrap();
+                from_outcome_with(o, t, shape).answer.to_json()
+            });
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(want).unwrap(),
+                "{t:?} {shape:?} for {:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}
+
+/// The JSON text of a string as anyone could write it: raw characters
+/// (non-ASCII included), every short escape, `\u` escapes of ASCII,
+/// controls, non-ASCII and surrogate pairs, and now and then a lone
+/// surrogate (which serde_json refuses).
+fn json_string_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        4 => any::<char>()
+            .prop_filter("needs no escape", |c| *c != '"' && *c != '\\' && *c >= ' ')
+            .prop_map(String::from),
+        3 => "[a-zA-Z0-9 <>&'=]{0,12}",
+        3 => proptest::sample::select(
+            &[
+                r#"\n"#, r#"\""#, r#"\\"#, r#"\/"#, r#"\b"#, r#"\f"#, r#"\r"#, r#"\t"#,
+                r#"\u0000"#, r#"\u001f"#, r#"\u007f"#, r#"\u00e9"#, r#"\u4E91"#,
+                r#"\ud83d\ude00"#, r#"\u2028"#, r#"\u0022"#, r#"\u005c"#, r#"\u0041"#,
+            ][..]
+        )
+        .prop_map(str::to_owned),
+        1 => any::<u16>().prop_map(|u| format!("\\u{u:04x}")),
+    ];
+    proptest::collection::vec(piece, 0..10).prop_map(|v| format!("\"{}\"", v.concat()))
+}
+
+/// A `Result` object written by hand: each field absent, null, or of its
+/// type (strings from [`json_string_text`], numbers from
+/// [`number_literal`]), now and then an unknown field, a key written with
+/// an escape, or a field twice.
+fn written_result() -> impl Strategy<Value = String> {
+    fn maybe(s: impl Strategy<Value = String> + 'static) -> BoxedStrategy<Option<String>> {
+        prop_oneof![
+            6 => s.prop_map(Some),
+            2 => Just(None),
+            1 => Just(Some("null".to_owned())),
+        ]
+        .boxed()
+    }
+    (
+        (
+            maybe(json_string_text()),
+            maybe(json_string_text()),
+            maybe(json_string_text()),
+            maybe(json_string_text()),
+        ),
+        (
+            maybe(number_literal()),
+            maybe(number_literal()),
+            maybe(number_literal()),
+            maybe(prop_oneof![
+                Just("200".to_owned()),
+                Just("200.0".to_owned()),
+                number_literal()
+            ]),
+        ),
+        (
+            maybe(json_string_text()),
+            proptest::option::weighted(
+                0.05,
+                proptest::sample::select(
+                    &[
+                        r#""Ret\u004dsg":"escaped key""#,
+                        r#""RetMsg":"twice""#,
+                        r#""Duration":1"#,
+                        r#""X":[[[[[[[[[[[[[[[[[[[[{"a":[1,"\ud83d\ude00"]}]]]]]]]]]]]]]]]]]]]"#,
+                    ][..],
+                ),
+            ),
+        ),
+    )
+        .prop_map(
+            |((id, log, ret, err), (duration, bill, mem, invoke), (extra, odd))| {
+                let fields = [
+                    ("FunctionRequestId", id),
+                    ("Log", log),
+                    ("RetMsg", ret),
+                    ("ErrMsg", err),
+                    ("Duration", duration),
+                    ("BillDuration", bill),
+                    ("MemUsage", mem),
+                    ("InvokeResult", invoke),
+                    ("Unknown", extra),
+                ];
+                let mut result: Vec<String> = fields
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| format!(r#""{k}":{v}"#)))
+                    .collect();
+                result.extend(odd.map(str::to_owned));
+                format!("{{{}}}", result.join(","))
+            },
+        )
+}
+
+/// A whole answer around a [`written_result`] (at `@`): mostly as SCF sends it,
+/// sometimes an envelope that only the careful reading gets right
+/// (`Error` beside `Result`, fields twice, escaped or invalid UTF-8 text
+/// where nothing is read, a top-level array, trailing bytes, …).
+fn written_result_body() -> impl Strategy<Value = Vec<u8>> {
+    let envelopes: &[&[u8]] = &[
+        br#"{"Response":{"Result":@,"RequestId":"r-1"}}"#,
+        br#"{"Response":{"RequestId":"r-1","Error":null,"Result":@}}"#,
+        br#" { "Extra" : [1, {"Result": 2}] , "Response" : { "Result" : @ } } "#,
+        br#"{"Response":{"Result":@,"Error":{"Code":"InternalError","Message":"m"}}}"#,
+        br#"{"Response":{"Result":@,"Error":"x"}}"#,
+        br#"{"Response":{"Result":@,"Result":@}}"#,
+        br#"{"Response":{"Result":@,"RequestId":"a","RequestId":"b"}}"#,
+        br#"{"Response":{"Result":@},"Response":{"Result":@}}"#,
+        br#"[{"Response":{"Result":@}}]"#,
+        br#"{"Resp\u006fnse":{"Result":@}}"#,
+        br#"{"Response":{"Res\u0075lt":@}}"#,
+        b"{\"X\":\"\xff\",\"Response\":{\"Result\":@}}",
+        b"{\"Response\":{\"X\":\"\xc3\",\"Result\":@}}",
+        br#"{"Response":{"Result":@,"RequestId":"r\u0041\n"}}"#,
+        br#"{"Response":{"Result":@,"RequestId":"\ud800"}}"#,
+        br#"{"Response":{"Result":@,"RequestId":5}}"#,
+        br#"{"Response":{"Result":@}} x"#,
+        br#"{"Response":[@]}"#,
+        br#"{"Response":{"Result":[@]}}"#,
+        br#"{"Response":null,"Response":{"Result":@}}"#,
+    ];
+    (
+        written_result(),
+        prop_oneof![
+            6 => Just(0usize),
+            4 => 0..envelopes.len(),
+        ],
+    )
+        .prop_map(move |(result, at)| {
+            let mut body = Vec::new();
+            for (i, part) in envelopes[at].split(|&b| b == b'@').enumerate() {
+                if i > 0 {
+                    body.extend_from_slice(result.as_bytes());
+                }
+                body.extend_from_slice(part);
+            }
+            body
+        })
+}
+
+proptest! {
+    #![proptest_config(Config::with_cases(512))]
+
+    #[test]
+    fn a_written_answer_is_serde_json_s_text_of_the_legacy_value(body in written_result_body()) {
+        check_written(&body);
+    }
+
+    #[test]
+    fn a_written_answer_matches_serde_json_for_near_misses(v in near_miss_envelope()) {
+        check_written(&serde_json::to_vec(&v).unwrap());
+    }
+
+    #[test]
+    fn a_written_answer_matches_serde_json_for_extreme_numbers(body in envelope_with_number()) {
+        check_written(&body);
+    }
+
+    #[test]
+    fn a_written_answer_matches_serde_json_for_any_tree_and_bytes(
+        v in any_json(),
+        bytes in proptest::collection::vec(any::<u8>(), 0..256),
+    ) {
+        check_written(&serde_json::to_vec(&json!({"Response": v})).unwrap());
+        check_written(&bytes);
+    }
+}
+
+#[test]
+fn the_fuzz_seeds_are_written_as_serde_json_writes_them() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/map_response");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        check_written(&std::fs::read(entry.unwrap().path()).unwrap());
+        seen += 1;
+    }
+    assert!(seen >= 5, "{seen}");
+}
+
 #[test]
 fn deeply_nested_answers_map_to_a_well_formed_answer() {
     for depth in [127, 128, 129, 10_000] {
         let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         check_mapping(deep.as_bytes());
+        check_written(deep.as_bytes());
         let in_result = format!(r#"{{"Response":{{"Result":{{"X":{deep}}},"RequestId":"r"}}}}"#);
         check_mapping(in_result.as_bytes());
+        check_written(in_result.as_bytes());
     }
 }
 

@@ -3,13 +3,15 @@
 //! bridge's own bad-response answer, as the walk builds it). Whatever
 //! came, the legacy answer must be well formed: a JSON object with integer
 //! `code`, string `message` and `codeDesc` in that order, `data` exactly
-//! when `code` is 0, and then the 8 sync keys or the async `requestId`.
+//! when `code` is 0, and then the 8 sync keys or the async `requestId`. The
+//! bridge's own path (`parse_response_ref` then `from_answer_with`) must
+//! read the same and write the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scf_bridge::actions::invoke_function::from_outcome;
+use scf_bridge::actions::invoke_function::{from_answer_with, from_outcome, SyncShape};
 use scf_bridge::error::{BridgeError, ErrorKind};
-use scf_bridge::scf3::invoke::{parse_response, InvocationType as InvokeType};
+use scf_bridge::scf3::invoke::{parse_response, parse_response_ref, InvocationType as InvokeType};
 use serde_json::Value;
 
 const SYNC_KEYS: [&str; 8] = [
@@ -56,11 +58,23 @@ fn check(bytes: &[u8], invoke_type: Option<InvokeType>) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let borrowed = parse_response_ref(data);
+    assert_eq!(
+        borrowed.as_ref().err(),
+        parse_response(data).as_ref().err(),
+        "both readings refuse alike"
+    );
     match parse_response(data) {
         Ok(outcome) => {
+            let borrowed = borrowed.expect("read by both");
             for t in [InvokeType::RequestResponse, InvokeType::Event] {
                 let translated = from_outcome(outcome.clone(), t);
-                check(&translated.answer.to_json(), Some(t));
+                let bytes = translated.answer.to_json();
+                check(&bytes, Some(t));
+                let written = from_answer_with(borrowed.clone(), t, SyncShape::default());
+                assert_eq!(written.answer.to_json(), bytes);
+                assert_eq!(written.request_id, translated.request_id);
+                assert_eq!(written.function_request_id, translated.function_request_id);
             }
         }
         Err(e) => {

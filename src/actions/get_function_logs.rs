@@ -443,7 +443,7 @@ mod tests {
         );
         let running: StatusResponse =
             serde_json::from_value(json!({"Data": [{"RetCode": 1}]})).unwrap();
-        let v = status_answer(running).data.unwrap();
+        let v = status_answer(running).data.unwrap().to_value();
         assert_eq!((v[0]["retCode"].as_i64(), v[0]["invokeFinished"].as_i64()), (Some(2), Some(0)));
     }
 

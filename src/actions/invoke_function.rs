@@ -20,19 +20,21 @@
 //! The bridge's hot path: `param` is moved, never copied, from the decoded
 //! form into the 3.0 body, and the answer is parsed borrowed.
 
+use std::ops::Range;
+
 use bytes::Bytes;
-use serde_json::{Map, Number, Value};
+use serde_json::Number;
 
 use super::client::{throttle_reason, unusable, GaveUp, Judged};
 use super::settings::SyncAction;
 use super::{Action, Failure, LegacyParams, Scf3Client, Subject};
 use crate::error::{BridgeError, ErrorKind};
-use crate::legacy::answer::{codes, LegacyAnswer};
+use crate::legacy::answer::{codes, LegacyAnswer, RawJson};
 use crate::metrics;
 use crate::scf3::envelope::{CallKind, Scf3Error};
 use crate::scf3::invoke::{
-    self, InvocationType, InvokeFunctionRequest, InvokeRequest, InvokeResult, LogType, Outcome,
-    INVOKE_FUNCTION_ACTION,
+    self, InvocationType, InvokeFunctionRequest, InvokeRequest, InvokeResult, InvokeResultRef,
+    JsonStr, LogType, Outcome, INVOKE_FUNCTION_ACTION,
 };
 use crate::walk::{DRY_RUN_CODE_DESC, DRY_RUN_MESSAGE};
 
@@ -250,14 +252,34 @@ async fn invoke(
     f: &Request,
     shape: SyncShape,
 ) -> Result<LegacyAnswer, Failure> {
+    let invoke_type = f.invocation_type();
+    // The answer is read borrowed from its buffer and the legacy answer
+    // written from it in the same step: nothing of it outlives the buffer
+    // but the legacy text and the two ids the log line needs.
     let judge = |answer: Bytes| {
-        let outcome = invoke::parse_response(&answer).map_err(|e| Failure::Bridge(unusable(e)))?;
-        Ok(match not_run(action, &outcome) {
+        let outcome =
+            invoke::parse_response_ref(&answer).map_err(|e| Failure::Bridge(unusable(e)))?;
+        let reason = not_run(action, &outcome);
+        let mapped = match outcome {
+            Outcome::Error {
+                code,
+                message,
+                request_id,
+            } => Err(Scf3Error {
+                code,
+                message,
+                request_id,
+            }),
+            Outcome::Result { result, request_id } => {
+                Ok(ran(&result, request_id, invoke_type, shape))
+            }
+        };
+        Ok(match reason {
             Some(reason) => Judged::NotRun {
                 reason,
-                answer: outcome,
+                answer: mapped,
             },
-            None => Judged::Answer(outcome),
+            None => Judged::Answer(mapped),
         })
     };
     // An invocation runs the function: a mutation, never sent twice
@@ -266,34 +288,23 @@ async fn invoke(
         .send_judged(action, invoke::VERSION, CallKind::Mutation, body, judge)
         .await
     {
-        Err(Failure::DryRun) => return Ok(dry_run(f.invocation_type())),
+        Err(Failure::DryRun) => return Ok(dry_run(invoke_type)),
         other => other?,
     };
     match sent.answer {
-        Outcome::Error {
-            code,
-            mut message,
-            request_id,
-        } => {
+        Err(mut e) => {
             if let Some(g) = sent.gave_up {
-                message = format!("{message}; {}", g.describe());
+                e.message = format!("{}; {}", e.message, g.describe());
             }
-            Err(scf.refused(Scf3Error {
-                code,
-                message,
-                request_id,
-            }))
+            Err(scf.refused(e))
         }
-        outcome @ Outcome::Result { .. } => {
-            if let (Some(g), Outcome::Result { result, request_id }) = (sent.gave_up, &outcome) {
-                scf.note_request_id(request_id.clone());
-                scf.note_function_request_id(result.function_request_id.clone());
-                return Ok(gave_up_answer(g));
-            }
-            let t = from_outcome_with(outcome, f.invocation_type(), shape);
+        Ok(t) => {
             scf.note_request_id(t.request_id);
             scf.note_function_request_id(t.function_request_id);
-            Ok(t.answer)
+            Ok(match sent.gave_up {
+                Some(g) => gave_up_answer(g),
+                None => t.answer,
+            })
         }
     }
 }
@@ -303,7 +314,7 @@ async fn invoke(
 /// `InvokeFunction`'s burst (429), concurrency (432) and capacity (449)
 /// status codes, all rejected before execution (docs/protocol.md, "Which
 /// errors are safe to retry").
-pub fn not_run(action: &str, outcome: &Outcome) -> Option<&'static str> {
+pub fn not_run(action: &str, outcome: &Outcome<InvokeResultRef<'_>>) -> Option<&'static str> {
     match outcome {
         Outcome::Error { code, .. } => throttle_reason(code)
             .or_else(|| (code == "LimitExceeded.Quota").then_some("LimitExceeded.Quota")),
@@ -475,101 +486,186 @@ pub fn from_outcome_with(
 ) -> Translated {
     match outcome {
         Outcome::Result { result, request_id } => {
-            let function_request_id = result.function_request_id.clone();
-            let data = match invoke_type {
-                InvocationType::RequestResponse => sync_data(result, shape),
-                InvocationType::Event => async_data(result),
-            };
-            Translated {
-                answer: LegacyAnswer::success(data),
-                request_id,
-                function_request_id,
-                scf_error: None,
-            }
+            ran(&result.as_ref(), request_id, invoke_type, shape)
         }
         Outcome::Error {
             code,
             message,
             request_id,
-        } => {
-            let e = Scf3Error {
-                code,
-                message,
-                request_id,
-            };
-            Translated {
-                answer: crate::walk::scf_error_answer(&e, None),
-                request_id: e.request_id,
-                function_request_id: None,
-                scf_error: Some(e.code),
-            }
-        }
+        } => refused(code, message, request_id),
+    }
+}
+
+/// [`from_outcome_with`] of an answer read borrowed
+/// ([`invoke::parse_response_ref`]), as the bridge maps it: the same
+/// legacy answer, written straight from the answer's buffer.
+pub fn from_answer_with(
+    outcome: Outcome<InvokeResultRef<'_>>,
+    invoke_type: InvocationType,
+    shape: SyncShape,
+) -> Translated {
+    match outcome {
+        Outcome::Result { result, request_id } => ran(&result, request_id, invoke_type, shape),
+        Outcome::Error {
+            code,
+            message,
+            request_id,
+        } => refused(code, message, request_id),
+    }
+}
+
+fn refused(code: String, message: String, request_id: Option<String>) -> Translated {
+    let e = Scf3Error {
+        code,
+        message,
+        request_id,
+    };
+    Translated {
+        answer: crate::walk::scf_error_answer(&e, None),
+        request_id: e.request_id,
+        function_request_id: None,
+        scf_error: Some(e.code),
+    }
+}
+
+/// The legacy answer of a function that ran (or was queued).
+fn ran(
+    r: &InvokeResultRef<'_>,
+    request_id: Option<String>,
+    invoke_type: InvocationType,
+    shape: SyncShape,
+) -> Translated {
+    let data = match invoke_type {
+        InvocationType::RequestResponse => sync_data(r, shape),
+        InvocationType::Event => async_data(r),
+    };
+    Translated {
+        answer: LegacyAnswer::success(data),
+        request_id,
+        function_request_id: r.function_request_id.as_ref().map(|s| s.to_str().into_owned()),
+        scf_error: None,
     }
 }
 
 /// Legacy sync `data`: 3.0 `Result` with lower-camel keys and
 /// `FunctionRequestId` renamed to `requestId`; numbers keep their JSON type.
-/// A field SCF left out is given its type's zero value, so the legacy shape
-/// is always complete.
-fn sync_data(r: InvokeResult, shape: SyncShape) -> Value {
-    let mut m = Map::with_capacity(11);
-    m.insert(
-        "requestId".into(),
-        Value::String(r.function_request_id.unwrap_or_default()),
-    );
-    m.insert("duration".into(), number_or(r.duration, zero_float()));
-    m.insert("billDuration".into(), number_or(r.bill_duration, 0.into()));
-    m.insert("memUsage".into(), number_or(r.mem_usage, 0.into()));
-    m.insert("log".into(), Value::String(r.log.unwrap_or_default()));
-    m.insert(
-        "retMsg".into(),
-        Value::String(r.ret_msg.unwrap_or_default()),
-    );
-    m.insert(
-        "errMsg".into(),
-        Value::String(r.err_msg.unwrap_or_default()),
-    );
-    let invoke_result = match r.invoke_result {
+/// A field SCF left out is given its type's zero value (`duration` the
+/// float `0.0`), so the legacy shape is always complete.
+///
+/// Written as compact JSON in one pass into a buffer sized up front, byte
+/// for byte what serde_json writes for the same object (tests hold it to
+/// serde_json): each string is copied from its JSON text in SCF's answer
+/// with only its escapes rewritten ([`JsonStr`]), numbers are written by
+/// serde_json, and each documented alias copies the text already written
+/// for its field.
+fn sync_data(r: &InvokeResultRef<'_>, shape: SyncShape) -> RawJson {
+    let invoke_result = match &r.invoke_result {
         Some(n)
             if shape.status_code_result
                 && n.as_i64() == Some(invoke::INVOKE_FUNCTION_SUCCESS) =>
         {
-            0.into()
+            None
         }
-        other => other.unwrap_or_else(|| 0.into()),
+        other => other.as_ref(),
     };
-    m.insert("invokeResult".into(), Value::Number(invoke_result));
+    let text_len = |s: &Option<JsonStr<'_>>| s.as_ref().map_or(2, json_len);
+    let (log, ret_msg) = (text_len(&r.log), text_len(&r.ret_msg));
+    let mut size = SYNC_KEYS_LEN
+        + 4 * MAX_NUMBER_LEN
+        + text_len(&r.function_request_id)
+        + log
+        + ret_msg
+        + text_len(&r.err_msg);
     if shape.documented_aliases {
-        for (alias, of) in [("payLoad", "retMsg"), ("logMsg", "log"), ("memSize", "memUsage")] {
-            let value = m[of].clone();
-            m.insert(alias.into(), value);
-        }
+        size += ALIAS_KEYS_LEN + ret_msg + log + MAX_NUMBER_LEN;
     }
-    Value::Object(m)
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(br#"{"requestId":"#);
+    write_text(&mut out, r.function_request_id.as_ref());
+    out.extend_from_slice(br#","duration":"#);
+    match &r.duration {
+        Some(n) => write_number(&mut out, n),
+        // serde_json's text of the float zero.
+        None => out.extend_from_slice(b"0.0"),
+    }
+    out.extend_from_slice(br#","billDuration":"#);
+    write_number_or_zero(&mut out, r.bill_duration.as_ref());
+    out.extend_from_slice(br#","memUsage":"#);
+    let mem_usage = write_number_or_zero(&mut out, r.mem_usage.as_ref());
+    out.extend_from_slice(br#","log":"#);
+    let log = write_text(&mut out, r.log.as_ref());
+    out.extend_from_slice(br#","retMsg":"#);
+    let ret_msg = write_text(&mut out, r.ret_msg.as_ref());
+    out.extend_from_slice(br#","errMsg":"#);
+    write_text(&mut out, r.err_msg.as_ref());
+    out.extend_from_slice(br#","invokeResult":"#);
+    write_number_or_zero(&mut out, invoke_result);
+    if shape.documented_aliases {
+        out.extend_from_slice(br#","payLoad":"#);
+        out.extend_from_within(ret_msg);
+        out.extend_from_slice(br#","logMsg":"#);
+        out.extend_from_within(log);
+        out.extend_from_slice(br#","memSize":"#);
+        out.extend_from_within(mem_usage);
+    }
+    out.push(b'}');
+    debug_assert!(out.len() <= size, "{} > {size}", out.len());
+    RawJson::from_written(out)
 }
+
+/// The keys, punctuation and braces of the sync `data`.
+const SYNC_KEYS_LEN: usize = r#"{"requestId":,"duration":,"billDuration":,"memUsage":,"log":,"retMsg":,"errMsg":,"invokeResult":}"#.len();
+/// What the documented aliases add besides their values.
+const ALIAS_KEYS_LEN: usize = r#","payLoad":,"logMsg":,"memSize":"#.len();
+/// The longest text serde_json writes for a JSON number without
+/// `arbitrary_precision`: `-9223372036854775808` (20), a `u64` (20), an
+/// `f64` such as `-2.2250738585072014e-308` (24).
+const MAX_NUMBER_LEN: usize = 24;
 
 /// Legacy async `data`: just the execution id.
-fn async_data(r: InvokeResult) -> Value {
-    let mut m = Map::with_capacity(1);
-    m.insert(
-        "requestId".into(),
-        Value::String(r.function_request_id.unwrap_or_default()),
-    );
-    Value::Object(m)
+fn async_data(r: &InvokeResultRef<'_>) -> RawJson {
+    let id = r.function_request_id.as_ref();
+    let mut out = Vec::with_capacity(r#"{"requestId":}"#.len() + id.map_or(2, json_len));
+    out.extend_from_slice(br#"{"requestId":"#);
+    write_text(&mut out, id);
+    out.push(b'}');
+    RawJson::from_written(out)
 }
 
-fn number_or(n: Option<Number>, default: Number) -> Value {
-    Value::Number(n.unwrap_or(default))
+/// At most the length of what [`JsonStr::write_json`] writes.
+fn json_len(s: &JsonStr<'_>) -> usize {
+    s.json_len_bound()
+        .unwrap_or_else(|| crate::legacy::answer::escaped_len(&s.to_str()))
 }
 
-fn zero_float() -> Number {
-    Number::from_f64(0.0).expect("0.0 is finite")
+/// Writes the string (`""` when absent); returns where its text is in `out`.
+fn write_text(out: &mut Vec<u8>, s: Option<&JsonStr<'_>>) -> Range<usize> {
+    let start = out.len();
+    match s {
+        Some(s) => s.write_json(out),
+        None => out.extend_from_slice(b"\"\""),
+    }
+    start..out.len()
 }
 
+/// Writes the number (the integer `0` when absent); returns where its text
+/// is in `out`.
+fn write_number_or_zero(out: &mut Vec<u8>, n: Option<&Number>) -> Range<usize> {
+    let start = out.len();
+    match n {
+        Some(n) => write_number(out, n),
+        None => out.push(b'0'),
+    }
+    start..out.len()
+}
+
+fn write_number(out: &mut Vec<u8>, n: &Number) {
+    serde_json::to_writer(out, n).expect("a JSON number always serializes (it is finite)");
+}
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     use std::time::Duration;
 
@@ -787,7 +883,7 @@ mod tests {
             },
             InvocationType::RequestResponse,
         );
-        let data = t.answer.data.unwrap();
+        let data = t.answer.data.unwrap().to_value();
         assert_eq!(data["duration"], serde_json::json!(2));
         assert_eq!(data["memUsage"], serde_json::json!(0));
         assert_eq!(data["log"], "");
@@ -804,7 +900,7 @@ mod tests {
             InvocationType::RequestResponse,
         );
         assert_eq!(t.answer.code, 0);
-        assert_eq!(t.answer.data.unwrap()["errMsg"], "boom");
+        assert_eq!(t.answer.data.unwrap().to_value()["errMsg"], "boom");
     }
 
     #[test]
@@ -841,6 +937,218 @@ mod tests {
         );
         assert_eq!(t.answer.data, None);
         assert_eq!(t.scf_error.as_deref(), Some("ResourceNotFound.Function"));
+    }
+
+    /// The legacy answer to a 3.0 answer whose `Result` is `result` (JSON
+    /// text, as SCF could send it), mapped as the bridge maps it — read
+    /// borrowed — and checked against the owned reading's.
+    fn legacy_text(result: &str, invoke_type: InvocationType, shape: SyncShape) -> String {
+        let body = format!(r#"{{"Response":{{"Result":{result},"RequestId":"r"}}}}"#);
+        let borrowed = invoke::parse_response_ref(body.as_bytes()).unwrap();
+        let t = from_answer_with(borrowed, invoke_type, shape);
+        let owned = invoke::parse_response(body.as_bytes()).unwrap();
+        let o = from_outcome_with(owned, invoke_type, shape);
+        assert_eq!(t.answer.to_json(), o.answer.to_json(), "{result}");
+        assert_eq!(t.request_id.as_deref(), Some("r"));
+        assert_eq!(t.function_request_id, o.function_request_id);
+        String::from_utf8(t.answer.to_json()).unwrap()
+    }
+
+    fn sync_text(result: &str, shape: SyncShape) -> String {
+        legacy_text(result, InvocationType::RequestResponse, shape)
+    }
+
+    const PLAIN: SyncShape = SyncShape {
+        status_code_result: false,
+        documented_aliases: false,
+    };
+    const HEAD: &str = r#"{"code":0,"message":"","codeDesc":"Success","data":"#;
+
+    #[test]
+    fn escaped_strings_are_written_as_serde_json_escapes_them() {
+        let text = sync_text(
+            r#"{"RetMsg":"a\nb\"c\u0000d\/e\u00e9f😀\ud83d\ude00\\g","Log":"l1\n\ttab\r\b\f\u001f\u007f","ErrMsg":"\u0022x\u005c","FunctionRequestId":"i\u0064"}"#,
+            PLAIN,
+        );
+        assert_eq!(
+            text,
+            format!(
+                "{HEAD}{{\"requestId\":\"id\",\"duration\":0.0,\"billDuration\":0,\"memUsage\":0,\
+                 \"log\":\"l1\\n\\ttab\\r\\b\\f\\u001f\u{7f}\",\
+                 \"retMsg\":\"a\\nb\\\"c\\u0000d/eéf😀😀\\\\g\",\
+                 \"errMsg\":\"\\\"x\\\\\",\"invokeResult\":0}}}}"
+            )
+        );
+    }
+
+    #[test]
+    fn strings_are_kept_as_their_json_text_in_the_answer() {
+        let body = r#"{"Response":{"Result":{"RetMsg":"云函数 ✓ <b>&amp;</b>","Log":"a\nb\u00e9"}}}"#;
+        let Ok(Outcome::Result { result, .. }) = invoke::parse_response_ref(body.as_bytes()) else {
+            panic!("parses");
+        };
+        let ret_msg = result.ret_msg.as_ref().unwrap();
+        assert!(ret_msg.is_json_text());
+        assert_eq!(ret_msg.to_str(), "云函数 ✓ <b>&amp;</b>");
+        assert_eq!(ret_msg.json_len_bound(), Some("云函数 ✓ <b>&amp;</b>".len() + 2));
+        let log = result.log.as_ref().unwrap();
+        assert!(log.is_json_text(), "not decoded, though it has escapes");
+        assert_eq!(log.to_str(), "a\nbé");
+        assert_eq!(log.json_len_bound(), Some(r#""a\nb\u00e9""#.len()));
+        let mut written = Vec::new();
+        log.write_json(&mut written);
+        assert_eq!(written, "\"a\\nbé\"".as_bytes());
+        // What was read owned is a value, escaped when written.
+        let owned = InvokeResult {
+            log: Some("a\nb".into()),
+            ..InvokeResult::default()
+        };
+        let log = owned.as_ref().log.unwrap();
+        assert!(!log.is_json_text());
+        assert_eq!(log.json_len_bound(), None);
+        assert_eq!(
+            sync_text(r#"{"RetMsg":"云函数 ✓ <b>&amp;</b>","FunctionRequestId":"f-1"}"#, PLAIN),
+            format!(
+                r#"{HEAD}{{"requestId":"f-1","duration":0.0,"billDuration":0,"memUsage":0,"log":"","retMsg":"云函数 ✓ <b>&amp;</b>","errMsg":"","invokeResult":0}}}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn missing_and_null_fields_are_zero_values_with_a_float_zero_duration() {
+        let want = format!(
+            r#"{HEAD}{{"requestId":"","duration":0.0,"billDuration":0,"memUsage":0,"log":"","retMsg":"","errMsg":"","invokeResult":0,"payLoad":"","logMsg":"","memSize":0}}}}"#
+        );
+        let aliases = SyncShape {
+            status_code_result: true,
+            documented_aliases: true,
+        };
+        assert_eq!(sync_text("{}", aliases), want);
+        assert_eq!(
+            sync_text(
+                r#"{"RetMsg":null,"Log":null,"ErrMsg":null,"FunctionRequestId":null,"Duration":null,"BillDuration":null,"MemUsage":null,"InvokeResult":null,"Other":[1,{"x":"\n"}]}"#,
+                aliases
+            ),
+            want
+        );
+    }
+
+    #[test]
+    fn numbers_keep_their_type_and_serde_json_s_text() {
+        let data = |result: &str| {
+            let text = sync_text(result, PLAIN);
+            let start = text.find(r#""duration":"#).unwrap();
+            let end = text.find(r#","log":"#).unwrap();
+            text[start..end].to_owned()
+        };
+        for (duration, want) in [
+            ("0", "0"),
+            ("0.0", "0.0"),
+            ("12.5", "12.5"),
+            ("12.50", "12.5"),
+            ("1e3", "1000.0"),
+            ("0.826", "0.826"),
+            ("-3", "-3"),
+        ] {
+            assert_eq!(
+                data(&format!(r#"{{"Duration":{duration}}}"#)),
+                format!(r#""duration":{want},"billDuration":0,"memUsage":0"#),
+                "{duration}"
+            );
+        }
+        for (mem, want) in [
+            ("3207168", "3207168"),
+            ("18446744073709551615", "18446744073709551615"),
+            ("-9223372036854775808", "-9223372036854775808"),
+            ("18446744073709551616", "1.8446744073709552e+19"),
+            ("1.5", "1.5"),
+        ] {
+            assert_eq!(
+                data(&format!(r#"{{"MemUsage":{mem},"BillDuration":100}}"#)),
+                format!(r#""duration":0.0,"billDuration":100,"memUsage":{want}"#),
+                "{mem}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_aliases_repeat_their_fields_text_and_the_status_code_rule_applies() {
+        let result = r#"{"MemUsage":18446744073709551615,"Log":"x\ty","RetMsg":"\"ok\"","Duration":2,"FunctionRequestId":"f","InvokeResult":200}"#;
+        let tail = r#"{"requestId":"f","duration":2,"billDuration":0,"memUsage":18446744073709551615,"log":"x\ty","retMsg":"\"ok\"","errMsg":"","#;
+        let cases = [
+            (false, false, r#""invokeResult":200}"#),
+            (true, false, r#""invokeResult":0}"#),
+            (
+                true,
+                true,
+                r#""invokeResult":0,"payLoad":"\"ok\"","logMsg":"x\ty","memSize":18446744073709551615}"#,
+            ),
+            (
+                false,
+                true,
+                r#""invokeResult":200,"payLoad":"\"ok\"","logMsg":"x\ty","memSize":18446744073709551615}"#,
+            ),
+        ];
+        for (status_code_result, documented_aliases, end) in cases {
+            let shape = SyncShape {
+                status_code_result,
+                documented_aliases,
+            };
+            assert_eq!(sync_text(result, shape), format!("{HEAD}{tail}{end}}}"), "{shape:?}");
+        }
+        // Only the integer 200 is the status code of a success.
+        for (sent, kept) in [("200.0", "200.0"), ("430", "430"), ("-1", "-1")] {
+            let text = sync_text(
+                &format!(r#"{{"InvokeResult":{sent}}}"#),
+                SyncShape {
+                    status_code_result: true,
+                    documented_aliases: false,
+                },
+            );
+            assert!(text.ends_with(&format!(r#""invokeResult":{kept}}}}}"#)), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_async_answer_is_only_the_request_id_however_it_was_written() {
+        for (result, want) in [
+            (r#"{"FunctionRequestId":"abc"}"#, r#""abc""#),
+            (r#"{"FunctionRequestId":"a\u0062c","RetMsg":"x"}"#, r#""abc""#),
+            (r#"{"FunctionRequestId":"a\"b\u0001"}"#, r#""a\"b\u0001""#),
+            (r#"{}"#, r#""""#),
+        ] {
+            assert_eq!(
+                legacy_text(result, InvocationType::Event, PLAIN),
+                format!(r#"{HEAD}{{"requestId":{want}}}}}"#),
+                "{result}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_borrowed_reading_refuses_what_the_owned_one_refuses_with_the_same_words() {
+        for result in [
+            r#"{"RetMsg":5}"#,
+            r#"{"RetMsg":"\ud800"}"#,
+            r#"{"Log":"\udc00x"}"#,
+            r#"{"FunctionRequestId":["a"]}"#,
+            r#"{"Duration":"1"}"#,
+            r#"{"RetMsg":"a","RetMsg":"b"}"#,
+            r#"{"ErrMsg":{}}"#,
+            r#"[1]"#,
+        ] {
+            let body = format!(r#"{{"Response":{{"Result":{result},"RequestId":"r"}}}}"#);
+            let owned = invoke::parse_response(body.as_bytes()).unwrap_err();
+            assert!(
+                matches!(owned, invoke::ParseError::MalformedResult(_)),
+                "{result}: {owned:?}"
+            );
+            assert_eq!(
+                invoke::parse_response_ref(body.as_bytes()).unwrap_err(),
+                owned,
+                "{result}"
+            );
+        }
     }
 
     /// The official 3.0 sample result (docs/protocol.md, "Invoke"), with

@@ -161,11 +161,14 @@ pub fn split(body: &[u8]) -> Result<Split<'_>, EnvelopeError> {
 }
 
 /// A JSON string's value; `None` for any other JSON type.
-fn raw_string(raw: &RawValue) -> Option<String> {
-    if raw.get().starts_with('"') {
-        serde_json::from_str(raw.get()).ok()
-    } else {
-        None
+pub(crate) fn raw_string(raw: &RawValue) -> Option<String> {
+    let text = raw.get();
+    match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        // Without escapes the value is the text itself (the parser has
+        // refused raw control characters).
+        Some(inner) if !inner.contains('\\') => Some(inner.to_owned()),
+        Some(_) => serde_json::from_str(text).ok(),
+        None => None,
     }
 }
 

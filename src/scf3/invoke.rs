@@ -7,8 +7,17 @@
 //! fields (SCF answers `UnknownParameter` to anything else). The response side
 //! is tolerant: unknown fields are ignored and numbers are kept exactly as sent
 //! (`Duration: 0.826` stays a float, `MemUsage: 3207168` an integer).
+//!
+//! The hot path ([`parse_response_ref`]) reads an answer that is a `Result`
+//! in one pass, each string kept as its JSON text in the body
+//! ([`JsonStr`], written back without being decoded), and leaves any other
+//! answer to the envelope's careful reading, whose outcome it always equals.
 
+use std::borrow::Cow;
+
+use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Number;
 
 /// `X-TC-Action` of this API.
@@ -240,13 +249,444 @@ pub struct InvokeResult {
     pub invoke_result: Option<Number>,
 }
 
-/// What an HTTP-200 `Invoke` answer said.
+/// `Response.Result` read borrowed from the answer body, for the hot path:
+/// each string is its JSON text in the body ([`JsonStr`]), the numbers are
+/// [`InvokeResult`]'s. [`parse_response_ref`] reads (and refuses) exactly
+/// what [`parse_response`] does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InvokeResultRef<'a> {
+    pub log: Option<JsonStr<'a>>,
+    pub ret_msg: Option<JsonStr<'a>>,
+    pub err_msg: Option<JsonStr<'a>>,
+    pub mem_usage: Option<Number>,
+    pub duration: Option<Number>,
+    pub bill_duration: Option<Number>,
+    pub function_request_id: Option<JsonStr<'a>>,
+    pub invoke_result: Option<Number>,
+}
+
+impl InvokeResultRef<'_> {
+    /// The owned result with the same values.
+    pub fn to_result(&self) -> InvokeResult {
+        let text = |s: &Option<JsonStr<'_>>| s.as_ref().map(|s| s.to_str().into_owned());
+        InvokeResult {
+            log: text(&self.log),
+            ret_msg: text(&self.ret_msg),
+            err_msg: text(&self.err_msg),
+            mem_usage: self.mem_usage.clone(),
+            duration: self.duration.clone(),
+            bill_duration: self.bill_duration.clone(),
+            function_request_id: text(&self.function_request_id),
+            invoke_result: self.invoke_result.clone(),
+        }
+    }
+}
+
+impl InvokeResult {
+    /// This result as the borrowed one (its strings escaped when written).
+    pub fn as_ref(&self) -> InvokeResultRef<'_> {
+        fn text(s: &Option<String>) -> Option<JsonStr<'_>> {
+            s.as_deref().map(|s| JsonStr(Repr::Text(Cow::Borrowed(s))))
+        }
+        InvokeResultRef {
+            log: text(&self.log),
+            ret_msg: text(&self.ret_msg),
+            err_msg: text(&self.err_msg),
+            mem_usage: self.mem_usage.clone(),
+            duration: self.duration.clone(),
+            bill_duration: self.bill_duration.clone(),
+            function_request_id: text(&self.function_request_id),
+            invoke_result: self.invoke_result.clone(),
+        }
+    }
+
+    /// This result as the borrowed one, its strings moved.
+    fn into_ref(self) -> InvokeResultRef<'static> {
+        fn text(s: Option<String>) -> Option<JsonStr<'static>> {
+            s.map(|s| JsonStr(Repr::Text(Cow::Owned(s))))
+        }
+        InvokeResultRef {
+            log: text(self.log),
+            ret_msg: text(self.ret_msg),
+            err_msg: text(self.err_msg),
+            mem_usage: self.mem_usage,
+            duration: self.duration,
+            bill_duration: self.bill_duration,
+            function_request_id: text(self.function_request_id),
+            invoke_result: self.invoke_result,
+        }
+    }
+}
+
+/// The first, optimistic reading of a `Result`: strings as their raw JSON
+/// text, checked afterwards ([`RawResult::checked`]). Read from an object
+/// only, each field at most once, and only keys written without escapes;
+/// whatever it does not take is read again as [`InvokeResult`].
+#[derive(Default)]
+struct RawResult<'a> {
+    log: Option<&'a RawValue>,
+    ret_msg: Option<&'a RawValue>,
+    err_msg: Option<&'a RawValue>,
+    mem_usage: Option<Number>,
+    duration: Option<Number>,
+    bill_duration: Option<Number>,
+    function_request_id: Option<&'a RawValue>,
+    invoke_result: Option<Number>,
+}
+
+impl<'de> Deserialize<'de> for RawResult<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = RawResult<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a Result object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut r = RawResult::default();
+                let mut seen = Seen::default();
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    match key {
+                        "Log" => r.log = seen.once(0, &mut map)?,
+                        "RetMsg" => r.ret_msg = seen.once(1, &mut map)?,
+                        "ErrMsg" => r.err_msg = seen.once(2, &mut map)?,
+                        "MemUsage" => r.mem_usage = seen.once(3, &mut map)?,
+                        "Duration" => r.duration = seen.once(4, &mut map)?,
+                        "BillDuration" => r.bill_duration = seen.once(5, &mut map)?,
+                        "FunctionRequestId" => r.function_request_id = seen.once(6, &mut map)?,
+                        "InvokeResult" => r.invoke_result = seen.once(7, &mut map)?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(r)
+            }
+        }
+        d.deserialize_map(Fields)
+    }
+}
+
+impl<'a> RawResult<'a> {
+    /// The result, when every string is one `String` would read.
+    fn checked(self) -> Option<InvokeResultRef<'a>> {
+        fn text(raw: Option<&RawValue>) -> Option<Option<JsonStr<'_>>> {
+            match raw {
+                None => Some(None),
+                Some(raw) => JsonStr::from_raw(raw.get()).map(Some),
+            }
+        }
+        Some(InvokeResultRef {
+            log: text(self.log)?,
+            ret_msg: text(self.ret_msg)?,
+            err_msg: text(self.err_msg)?,
+            mem_usage: self.mem_usage,
+            duration: self.duration,
+            bill_duration: self.bill_duration,
+            function_request_id: text(self.function_request_id)?,
+            invoke_result: self.invoke_result,
+        })
+    }
+}
+
+/// The fields of an object read so far, to refuse one read twice (as the
+/// derived readings do).
+#[derive(Default)]
+struct Seen(u8);
+
+impl Seen {
+    fn once<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+        &mut self,
+        field: u8,
+        map: &mut A,
+    ) -> Result<T, A::Error> {
+        if self.0 & (1 << field) != 0 {
+            return Err(serde::de::Error::custom("duplicate field"));
+        }
+        self.0 |= 1 << field;
+        map.next_value()
+    }
+}
+
+/// A whole answer whose `Response` has a `Result` and no `Error`, read in
+/// one pass ([`one_pass`]); anything else is refused, to be read by
+/// [`parse_with`].
+struct OnePass<'a> {
+    result: RawResult<'a>,
+    request_id: Option<&'a RawValue>,
+}
+
+impl<'de> Deserialize<'de> for OnePass<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Root;
+        impl<'de> Visitor<'de> for Root {
+            type Value = OnePass<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an answer object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut seen = Seen::default();
+                let mut response = None;
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    if key == "Response" {
+                        response = Some(seen.once::<_, Response<'de>>(0, &mut map)?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                let Response(result, request_id) =
+                    response.ok_or_else(|| serde::de::Error::custom("no Response"))?;
+                Ok(OnePass {
+                    result: result.ok_or_else(|| serde::de::Error::custom("no Result"))?,
+                    request_id,
+                })
+            }
+        }
+
+        struct Response<'a>(Option<RawResult<'a>>, Option<&'a RawValue>);
+        impl<'de> Deserialize<'de> for Response<'de> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Fields;
+                impl<'de> Visitor<'de> for Fields {
+                    type Value = Response<'de>;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a Response object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Self::Value, A::Error> {
+                        let mut seen = Seen::default();
+                        let mut r = Response(None, None);
+                        while let Some(key) = map.next_key::<&'de str>()? {
+                            match key {
+                                "Result" => r.0 = Some(seen.once(0, &mut map)?),
+                                "RequestId" => r.1 = seen.once(1, &mut map)?,
+                                "Error" => {
+                                    let error: Option<IgnoredAny> = seen.once(2, &mut map)?;
+                                    if error.is_some() {
+                                        return Err(serde::de::Error::custom("an Error"));
+                                    }
+                                }
+                                _ => {
+                                    map.next_value::<IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(r)
+                    }
+                }
+                d.deserialize_map(Fields)
+            }
+        }
+        d.deserialize_map(Root)
+    }
+}
+
+/// The hot path's reading of an answer that is a `Result`: one pass over
+/// the body, `Result` read as it goes. It takes only what
+/// [`parse_with`] reads the same way — a UTF-8 body that is an object whose
+/// `Response` (once, an object) has an object `Result` (once, its strings
+/// as `String` reads them), no `Error` but `null`, and at most one
+/// `RequestId` — and leaves the rest (errors, odd envelopes) to it.
+fn one_pass(body: &[u8]) -> Option<Outcome<InvokeResultRef<'_>>> {
+    // The other reading refuses invalid UTF-8 within `Response`; this one
+    // would not notice it in a value it skips.
+    let text = std::str::from_utf8(body).ok()?;
+    let OnePass { result, request_id } = serde_json::from_str(text).ok()?;
+    Some(Outcome::Result {
+        result: result.checked()?,
+        request_id: request_id.and_then(envelope::raw_string),
+    })
+}
+
+/// A JSON string of an answer that is written back as JSON without being
+/// decoded: read from an answer, it is its JSON text in the body, and
+/// [`JsonStr::write_json`] writes exactly what serde_json writes for its
+/// value — the text as it is when it has no escape (it then holds no `"`,
+/// no `\` and no control character, and serde_json escapes nothing else),
+/// else with each escape rewritten the way serde_json writes the character
+/// (`\/` and `\u00e9` as the characters, `\u000A` as `\n`, `\u001F` as
+/// `\u001f`, …). Any other string is escaped by serde_json.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonStr<'a>(Repr<'a>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Repr<'a> {
+    /// The text between the quotes of a JSON string without escapes.
+    Verbatim(&'a str),
+    /// A JSON string with escapes, quotes included, its escapes checked
+    /// as serde_json checks them for a `String`.
+    Escaped(&'a str),
+    /// A string value: escaped by serde_json when written.
+    Text(Cow<'a, str>),
+}
+
+impl<'a> JsonStr<'a> {
+    /// `text`, escaped when written.
+    pub fn new(text: &'a str) -> Self {
+        JsonStr(Repr::Text(Cow::Borrowed(text)))
+    }
+
+    /// `raw`, the text of one JSON value as the parser found it, when it
+    /// is a string that serde_json would read into a `String`.
+    fn from_raw(raw: &'a str) -> Option<Self> {
+        let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+        if !inner.contains('\\') {
+            Some(JsonStr(Repr::Verbatim(inner)))
+        } else if escapes_read_as_a_string(inner) {
+            Some(JsonStr(Repr::Escaped(raw)))
+        } else {
+            None
+        }
+    }
+
+    /// The value.
+    pub fn to_str(&self) -> Cow<'_, str> {
+        match &self.0 {
+            Repr::Verbatim(s) => Cow::Borrowed(s),
+            Repr::Escaped(raw) => Cow::Owned(
+                serde_json::from_str(raw).expect("a JsonStr's escapes were checked when read"),
+            ),
+            Repr::Text(s) => Cow::Borrowed(s),
+        }
+    }
+
+    /// Whether this is JSON text read from a body, written back without
+    /// being decoded.
+    pub fn is_json_text(&self) -> bool {
+        !matches!(self.0, Repr::Text(_))
+    }
+
+    /// At most the length of [`Self::write_json`]'s output, when known
+    /// without a scan (rewriting an escape never lengthens it); `None` for
+    /// a string value, which serde_json's escaping may lengthen.
+    pub fn json_len_bound(&self) -> Option<usize> {
+        match &self.0 {
+            Repr::Verbatim(s) => Some(s.len() + 2),
+            Repr::Escaped(raw) => Some(raw.len()),
+            Repr::Text(_) => None,
+        }
+    }
+
+    /// Appends the string as JSON, byte for byte as serde_json writes it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Repr::Verbatim(s) => {
+                out.push(b'"');
+                out.extend_from_slice(s.as_bytes());
+                out.push(b'"');
+            }
+            Repr::Escaped(raw) => rewrite_escapes(raw, out),
+            Repr::Text(s) => serde_json::to_writer(out, s.as_ref())
+                .expect("writing a string into a Vec cannot fail"),
+        }
+    }
+}
+
+/// Whether the escapes in `inner` (a JSON string's text between its quotes,
+/// as the parser accepted it: escape letters and hex digits valid, no raw
+/// control character) read as serde_json reads them into a `String`:
+/// `\uD800`–`\uDBFF` only followed at once by `\uDC00`–`\uDFFF`, and no
+/// `\uDC00`–`\uDFFF` otherwise.
+fn escapes_read_as_a_string(inner: &str) -> bool {
+    let b = inner.as_bytes();
+    let mut at = 0;
+    while let Some(found) = inner[at..].find('\\') {
+        let i = at + found;
+        match b.get(i + 1) {
+            Some(b'u') => {
+                let Some(n) = hex4(b, i + 2) else {
+                    return false;
+                };
+                match n {
+                    0xDC00..=0xDFFF => return false,
+                    0xD800..=0xDBFF => {
+                        let low = (b.get(i + 6..i + 8) == Some(b"\\u"))
+                            .then(|| hex4(b, i + 8))
+                            .flatten();
+                        if !matches!(low, Some(0xDC00..=0xDFFF)) {
+                            return false;
+                        }
+                        at = i + 12;
+                    }
+                    _ => at = i + 6,
+                }
+            }
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => at = i + 2,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The four hex digits at `at`.
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    b.get(at..at + 4)?
+        .iter()
+        .try_fold(0, |n, &d| char::from(d).to_digit(16).map(|d| n * 16 + d))
+}
+
+/// Writes the JSON string `raw` (quotes included, its escapes checked by
+/// [`escapes_read_as_a_string`]) as serde_json writes its value: the text
+/// between escapes copied, each escape rewritten.
+fn rewrite_escapes(raw: &str, out: &mut Vec<u8>) {
+    let mut rest = &raw[1..raw.len() - 1];
+    out.push(b'"');
+    while let Some(i) = rest.find('\\') {
+        out.extend_from_slice(&rest.as_bytes()[..i]);
+        let b = &rest.as_bytes()[i..];
+        let (c, used) = match b[1] {
+            b'u' => {
+                let n = hex4(b, 2).expect("checked");
+                if (0xD800..=0xDBFF).contains(&n) {
+                    let low = hex4(b, 8).expect("checked");
+                    (0x10000 + ((n - 0xD800) << 10) + (low - 0xDC00), 12)
+                } else {
+                    (n, 6)
+                }
+            }
+            b'b' => (0x08, 2),
+            b'f' => (0x0c, 2),
+            b'n' => (0x0a, 2),
+            b'r' => (0x0d, 2),
+            b't' => (0x09, 2),
+            other => (u32::from(other), 2),
+        };
+        write_escaped_char(char::from_u32(c).expect("checked: not a surrogate"), out);
+        rest = &rest[i + used..];
+    }
+    out.extend_from_slice(rest.as_bytes());
+    out.push(b'"');
+}
+
+/// One character as serde_json writes it inside a string.
+fn write_escaped_char(c: char, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match c {
+        '"' => out.extend_from_slice(b"\\\""),
+        '\\' => out.extend_from_slice(b"\\\\"),
+        '\u{8}' => out.extend_from_slice(b"\\b"),
+        '\u{c}' => out.extend_from_slice(b"\\f"),
+        '\n' => out.extend_from_slice(b"\\n"),
+        '\r' => out.extend_from_slice(b"\\r"),
+        '\t' => out.extend_from_slice(b"\\t"),
+        '\0'..='\u{1f}' => {
+            let n = c as usize;
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[n >> 4], HEX[n & 0xf]]);
+        }
+        c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+    }
+}
+
+/// What an HTTP-200 `Invoke` answer said; `R` is the result as read
+/// ([`InvokeResult`], or [`InvokeResultRef`] borrowed from the body).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum Outcome<R = InvokeResult> {
     /// `Response.Result`: the invocation happened (check `err_msg` for a function error).
     Result {
         /// The result fields.
-        result: InvokeResult,
+        result: R,
         /// `Response.RequestId`, if sent.
         request_id: Option<String>,
     },
@@ -289,6 +729,36 @@ pub enum ParseError {
 /// Parses an `Invoke` response body. Never panics; `Error` wins over `Result`
 /// when both are present (as the official SDK checks `Error` first).
 pub fn parse_response(body: &[u8]) -> Result<Outcome, ParseError> {
+    parse_with(body, read_owned)
+}
+
+/// [`parse_response`] with the result borrowed from `body` (the hot path):
+/// the same answers, the same errors. A `Result` that the borrowed reading
+/// does not take (a field of the wrong type, a lone surrogate, …) is read
+/// as [`parse_response`] reads it, for its error.
+pub fn parse_response_ref(body: &[u8]) -> Result<Outcome<InvokeResultRef<'_>>, ParseError> {
+    if let Some(outcome) = one_pass(body) {
+        return Ok(outcome);
+    }
+    parse_with(body, |text| {
+        match serde_json::from_str::<RawResult<'_>>(text)
+            .ok()
+            .and_then(RawResult::checked)
+        {
+            Some(result) => Ok(result),
+            None => read_owned(text).map(InvokeResult::into_ref),
+        }
+    })
+}
+
+fn read_owned(text: &str) -> Result<InvokeResult, ParseError> {
+    serde_json::from_str(text).map_err(|e| ParseError::MalformedResult(e.to_string()))
+}
+
+fn parse_with<'a, R>(
+    body: &'a [u8],
+    read: impl FnOnce(&'a str) -> Result<R, ParseError>,
+) -> Result<Outcome<R>, ParseError> {
     let split = envelope::split(body).map_err(|e| match e {
         EnvelopeError::InvalidJson { line, column } => ParseError::InvalidJson { line, column },
         EnvelopeError::MissingResponse => ParseError::MissingResponse,
@@ -304,11 +774,10 @@ pub fn parse_response(body: &[u8]) -> Result<Outcome, ParseError> {
         });
     }
     match split.result {
-        Some(r) if r.get().starts_with('{') => {
-            let result: InvokeResult = serde_json::from_str(r.get())
-                .map_err(|e| ParseError::MalformedResult(e.to_string()))?;
-            Ok(Outcome::Result { result, request_id })
-        }
+        Some(r) if r.get().starts_with('{') => Ok(Outcome::Result {
+            result: read(r.get())?,
+            request_id,
+        }),
         Some(r) if r.get() != "null" => {
             Err(ParseError::MalformedResult("not an object".to_owned()))
         }
@@ -667,6 +1136,159 @@ mod tests {
         };
         assert_eq!(result.ret_msg.as_deref(), Some("a\"b"));
         assert_eq!(request_id.as_deref(), Some("r\n1"));
+    }
+
+    /// A borrowed reading as the owned one.
+    fn owned(o: Outcome<InvokeResultRef<'_>>) -> Outcome {
+        match o {
+            Outcome::Result { result, request_id } => Outcome::Result {
+                result: result.to_result(),
+                request_id,
+            },
+            Outcome::Error {
+                code,
+                message,
+                request_id,
+            } => Outcome::Error {
+                code,
+                message,
+                request_id,
+            },
+        }
+    }
+
+    #[test]
+    fn the_one_pass_reads_an_answer_as_scf_sends_it() {
+        let body = OFFICIAL_SAMPLE.as_bytes();
+        let one = one_pass(body).expect("the common answer is read in one pass");
+        assert_eq!(owned(one), parse_response(body).unwrap());
+        let body = br#"{"Response":{"Error":null,"Result":{"RetMsg":"\"x\"","X":[{}]},"RequestId":"r\n"},"Y":1}"#;
+        let one = one_pass(body).expect("read in one pass");
+        assert_eq!(owned(one), parse_response(body).unwrap());
+    }
+
+    #[test]
+    fn odd_envelopes_are_left_to_the_careful_reading_and_read_as_before() {
+        for body in [
+            &br#"{"Response":{"Result":{"RetMsg":"a"},"Error":{"Code":"InternalError"}}}"#[..],
+            br#"{"Response":{"Result":{"RetMsg":"a"},"Error":"x"}}"#,
+            br#"{"Response":{"Result":{"RetMsg":"a"},"Result":{"RetMsg":"b"}}}"#,
+            br#"{"Response":{"Result":{"RetMsg":"a","RetMsg":"b"}}}"#,
+            br#"{"Response":{"Result":{}},"Response":{"Result":{}}}"#,
+            br#"{"Response":{"Result":{},"RequestId":"a","RequestId":"b"}}"#,
+            br#"[{"Response":{"Result":{}}}]"#,
+            br#"{"Response":{"Result":[]}}"#,
+            br#"{"Response":[{"RetMsg":"a"}]}"#,
+            br#"{"Resp\u006fnse":{"Result":{}}}"#,
+            br#"{"Response":{"Res\u0075lt":{}}}"#,
+            br#"{"Response":{"Result":{"Ret\u004dsg":"a"}}}"#,
+            b"{\"X\":\"\xff\",\"Response\":{\"Result\":{}}}",
+            b"{\"Response\":{\"X\":\"\xc3\",\"Result\":{}}}",
+            br#"{"Response":{"Result":{"RetMsg":"\ud800"}}}"#,
+            br#"{"Response":{"Result":{"RetMsg":7}}}"#,
+            br#"{"Response":{"Result":{}}} x"#,
+            br#"{"Response":null}"#,
+            br#"{"Response":{"Result":null}}"#,
+            br#"{"Response":{"Result":{"RetMsg":"a","Ret\u004dsg":"b"},"Error":null}}"#,
+            br#"{"Response":{"Result":{"RetMsg":"a"}},"Response":null}"#,
+        ] {
+            assert!(
+                one_pass(body).is_none(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(
+                parse_response_ref(body).map(owned),
+                parse_response(body),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    /// What serde_json writes for the string its reading of `raw` gives.
+    fn serde_json_rewrite(raw: &str) -> Option<Vec<u8>> {
+        let value: String = serde_json::from_str(raw).ok()?;
+        Some(serde_json::to_vec(&value).unwrap())
+    }
+
+    fn rewrite(raw: &str) -> Option<Vec<u8>> {
+        let s = JsonStr::from_raw(raw)?;
+        let mut out = Vec::new();
+        s.write_json(&mut out);
+        assert!(out.len() <= s.json_len_bound().unwrap(), "{raw}");
+        Some(out)
+    }
+
+    #[test]
+    fn every_escape_is_rewritten_as_serde_json_writes_its_character() {
+        let cases = [
+            (r#""a\nb""#, r#""a\nb""#),
+            (r#""\/\"\\\b\f\n\r\t""#, r#""/\"\\\b\f\n\r\t""#),
+            (
+                r#""\u0000\u001F\u001f\u007f""#,
+                "\"\\u0000\\u001f\\u001f\u{7f}\"",
+            ),
+            (r#""\u000a\u0008\u000C\u000d\u0009""#, r#""\n\b\f\r\t""#),
+            (r#""\u0022\u005C\u002F\u0041""#, r#""\"\\/A""#),
+            (r#""\u00e9\u4E91\u2028""#, "\"é云\u{2028}\""),
+            (r#""\ud83d\ude00 \uD83D\uDE00""#, "\"😀 😀\""),
+            (r#""é😀\u00e9""#, "\"é😀é\""),
+            (r#""""#, r#""""#),
+            (r#""plain""#, r#""plain""#),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(rewrite(raw).as_deref(), Some(want.as_bytes()), "{raw}");
+            assert_eq!(
+                serde_json_rewrite(raw).as_deref(),
+                Some(want.as_bytes()),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_u_escape_reads_as_serde_json_reads_it() {
+        for n in 0..=0xffff_u32 {
+            for raw in [format!("\"x\\u{n:04x}y\""), format!("\"\\u{n:04X}\"")] {
+                assert_eq!(rewrite(&raw), serde_json_rewrite(&raw), "{raw}");
+            }
+        }
+        // Surrogate pairs, and a leading surrogate followed by anything else.
+        for (high, low) in [(0xd800, 0xdc00), (0xdbff, 0xdfff), (0xd83d, 0xde00)] {
+            let raw = format!("\"\\u{high:04x}\\u{low:04X}\"");
+            assert!(rewrite(&raw).is_some(), "{raw}");
+            assert_eq!(rewrite(&raw), serde_json_rewrite(&raw), "{raw}");
+        }
+        for raw in [
+            r#""\ud800\u0041""#,
+            r#""\ud800\ud800""#,
+            r#""\ud800\n""#,
+            r#""\ud800x""#,
+            r#""\ud800""#,
+            r#""\udc00\ud800""#,
+        ] {
+            assert_eq!(rewrite(raw), None, "{raw}");
+            assert_eq!(serde_json_rewrite(raw), None, "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_string_without_escapes_is_its_own_text_and_other_values_are_not_strings() {
+        let s = JsonStr::from_raw("\"云 <a href='x'>&amp;\u{7f}\"").unwrap();
+        assert_eq!(s.to_str(), "云 <a href='x'>&amp;\u{7f}");
+        assert_eq!(
+            s.json_len_bound(),
+            Some("\"云 <a href='x'>&amp;\u{7f}\"".len())
+        );
+        for raw in ["1", "null", "[\"a\"]", "{}", "true"] {
+            assert_eq!(JsonStr::from_raw(raw), None, "{raw}");
+        }
+        assert_eq!(
+            JsonStr::from_raw(r#""a\u0062""#).unwrap().to_str(),
+            "ab",
+            "decoded on demand"
+        );
     }
 
     #[test]
