@@ -17,14 +17,17 @@ pub fn push_str(out: &mut Vec<u8>, s: &str) {
     let mut run = 0; // start of the bytes not yet copied
     let mut i = 0;
     while i < bytes.len() {
-        if let Some(word) = bytes.get(i..i + 8) {
-            let word = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-            if !any_needs_escape(word) {
-                i += 8;
-                continue;
+        // Whole words while none of their bytes needs escaping.
+        while let Some(word) = bytes.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            if any_needs_escape(u64::from_le_bytes(w)) {
+                break;
             }
+            i += 8;
         }
-        let b = bytes[i];
+        // Then one byte: the one that stopped the words, or a tail byte.
+        let Some(&b) = bytes.get(i) else { break };
         if let Some(escape) = escape_of(b) {
             out.extend_from_slice(&bytes[run..i]);
             push_escape(out, b, escape);
