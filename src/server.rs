@@ -180,7 +180,7 @@ pub async fn serve(
 }
 
 /// The default port of the listener a request came in on (443 for TLS, 80
-/// for plain HTTP), carried in the request's extensions: a legacy signature
+/// for plain HTTP), handed to each request's handler: a legacy signature
 /// may cover the `Host` header with or without it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListenerPort(pub u16);
@@ -212,10 +212,9 @@ fn serve_connection<I>(
         .layer(CatchPanicLayer::custom(panic_answer))
         .service_fn(move |req| {
             let fe = fe.clone();
-            async move { Ok::<_, Infallible>(handle(fe, req).await) }
+            async move { Ok::<_, Infallible>(handle(fe, req, port).await) }
         });
-    let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-        req.extensions_mut().insert(port);
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         phase.busy();
         let answered = phase.clone();
         let call = handler.clone().oneshot(req);
@@ -245,13 +244,18 @@ fn hyper_max_headers(bridge_max: usize) -> usize {
 /// its function runs at SCF anyway — and is logged and counted once, with
 /// the outcome `client_closed` (docs/operations.md, "Clients that go
 /// away"). A panic is answered by the `CatchPanicLayer` around this.
-pub async fn handle(fe: Arc<Frontend>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(
+    fe: Arc<Frontend>,
+    req: Request<Incoming>,
+    port: ListenerPort,
+) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let sent = Arc::new(AtomicBool::new(false));
     let waiter = Arc::new(Waiter::default());
     // Declared before `waiting`, so dropped after it: the client's leaving
     // is recorded before the rest of the work is handed on.
-    let mut work = detach::Detaching::new(run(fe, req, started, sent.clone(), waiter.clone()));
+    let mut work =
+        detach::Detaching::new(run(fe, req, port, started, sent.clone(), waiter.clone()));
     let mut waiting = Waiting {
         waiter,
         sent,
@@ -320,6 +324,7 @@ impl Drop for Waiting {
 async fn run(
     fe: Arc<Frontend>,
     req: Request<Incoming>,
+    port: ListenerPort,
     started: Instant,
     sent: Arc<AtomicBool>,
     waiter: Arc<Waiter>,
@@ -332,7 +337,7 @@ async fn run(
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let default_port = req.extensions().get::<ListenerPort>().map_or(80, |p| p.0);
+    let default_port = port.0;
     let work = async {
         // The body is read before a slot is taken: a slow sender holds no
         // slot, and only the buffer budget for the bytes it has sent.
@@ -356,8 +361,9 @@ async fn run(
         }
     };
     let reply = tokio::select! {
+        biased;
         reply = work => reply,
-        _ = deadline_reached(fe.deadline.clone()) => {
+        _ = deadline_reached(&fe.deadline) => {
             let detail = "the bridge is shutting down and the request did not finish in time";
             let e = if sent.load(Ordering::SeqCst) {
                 BridgeError::after_send(ErrorKind::ShuttingDown, detail)
@@ -464,11 +470,58 @@ fn finish(
     resp
 }
 
-async fn deadline_reached(mut rx: tokio::sync::watch::Receiver<bool>) {
+async fn deadline_reached(shared: &tokio::sync::watch::Receiver<bool>) {
+    let mut rx = thread_deadline(shared);
     if rx.wait_for(|d| *d).await.is_err() {
         // No deadline will ever come.
         std::future::pending::<()>().await;
     }
+}
+
+thread_local! {
+    /// This thread's copies of the deadline signals it has served, each
+    /// with the process-wide one it follows.
+    static THREAD_DEADLINES: std::cell::RefCell<Vec<(DeadlineRx, DeadlineRx)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+type DeadlineRx = tokio::sync::watch::Receiver<bool>;
+
+/// Most signals a thread keeps copies of (one per bridge it serves; more
+/// only in tests that run several).
+const THREAD_DEADLINES_MAX: usize = 8;
+
+/// A receiver of a copy of `shared` kept for this thread, fed by a task on
+/// this thread's runtime. Every request waits on the deadline; on the
+/// shared signal each wait takes a lock every worker thread contends for,
+/// on this thread's copy only this thread does. Falls back to `shared`
+/// itself outside a runtime.
+fn thread_deadline(shared: &DeadlineRx) -> DeadlineRx {
+    THREAD_DEADLINES.with(|cell| {
+        let mut copies = cell.borrow_mut();
+        // A copy whose feeding task is gone (its runtime ended) is dropped.
+        copies.retain(|(_, local)| local.has_changed().is_ok());
+        if let Some((_, local)) = copies.iter().find(|(s, _)| s.same_channel(shared)) {
+            return local.clone();
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return shared.clone();
+        };
+        let (tx, local) = tokio::sync::watch::channel(*shared.borrow());
+        let mut follow = shared.clone();
+        runtime.spawn(async move {
+            if follow.wait_for(|d| *d).await.is_ok() {
+                let _ = tx.send(true);
+            }
+            // Else the shared sender is gone and no deadline will come:
+            // dropping `tx` tells the copies the same.
+        });
+        if copies.len() >= THREAD_DEADLINES_MAX {
+            copies.remove(0);
+        }
+        copies.push((shared.clone(), local.clone()));
+        local
+    })
 }
 
 /// The caller's `X-Request-Id` when it is a plain token, else a new one.
@@ -679,4 +732,58 @@ fn log_request(method: &Method, reply: &Reply, request_id: &str, elapsed: Durati
             reply.error.as_ref().map(|e| e.kind),
         ),
     });
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_thread_copy_follows_the_shared_deadline() {
+        let (tx, shared) = tokio::sync::watch::channel(false);
+        let waiting = tokio::spawn({
+            let shared = shared.clone();
+            async move { deadline_reached(&shared).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        // A second request on the thread shares the copy.
+        let copy = thread_deadline(&shared);
+        assert!(!*copy.borrow());
+        tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the deadline reaches the waiting request")
+            .unwrap();
+        // A request arriving after the deadline sees it at once.
+        tokio::time::timeout(Duration::from_secs(5), deadline_reached(&shared))
+            .await
+            .expect("already past the deadline");
+    }
+
+    #[test]
+    fn a_copy_from_an_ended_runtime_is_not_reused() {
+        let (tx, shared) = tokio::sync::watch::channel(false);
+        let first = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        first.block_on(async { drop(thread_deadline(&shared)) });
+        drop(first);
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        second.block_on(async {
+            let waiting = tokio::spawn({
+                let shared = shared.clone();
+                async move { deadline_reached(&shared).await }
+            });
+            tokio::task::yield_now().await;
+            tx.send(true).unwrap();
+            tokio::time::timeout(Duration::from_secs(5), waiting)
+                .await
+                .expect("the second runtime's copy is fed")
+                .unwrap();
+        });
+    }
 }
