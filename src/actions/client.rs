@@ -322,7 +322,10 @@ impl<'a> Scf3Client<'a> {
     /// is final (`Some`), or until `limit` has passed: then the last answer
     /// is returned as [`Polled::TimedOut`]. The first call goes out at once;
     /// the waits run on tokio's clock (paused in tests). A 3.0 error ends
-    /// the polling as a [`Failure`], for the action to read.
+    /// the polling as a [`Failure`], for the action to read — except a
+    /// throttling refusal still there after [`Self::call`]'s own retries:
+    /// nothing ran, so the read is sent again at the next interval while
+    /// the limit allows.
     pub async fn poll<R, T>(
         &mut self,
         request: &R,
@@ -335,7 +338,17 @@ impl<'a> Scf3Client<'a> {
     {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let answer = self.call(request).await?;
+            let answer = match self.call(request).await {
+                Err(Failure::Scf(e))
+                    if throttle_reason(&e.code).is_some()
+                        && tokio::time::Instant::now() + every <= deadline =>
+                {
+                    self.notes.scf_error = None;
+                    tokio::time::sleep(every).await;
+                    continue;
+                }
+                answer => answer?,
+            };
             if let Some(t) = done(&answer) {
                 return Ok(Polled::Done(t));
             }

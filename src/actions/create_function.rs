@@ -751,6 +751,30 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn reads_throttled_past_the_retry_budget_are_read_again_at_the_next_interval() {
+        // Far more throttled reads than the retry budget covers: the wait
+        // reads again each interval until SCF answers, within its limit.
+        let mut script = vec![Scripted::ok(json!({}), "rc")];
+        script.extend(
+            std::iter::repeat_with(|| Scripted::error("RequestLimitExceeded", "slow down", "rt"))
+                .take(60),
+        );
+        script.push(state("Active"));
+        let t = ScriptedTransport::new(script);
+        let started = tokio::time::Instant::now();
+        let reply = get(&bridge(t.clone()), &CREATE).await;
+        assert_eq!(
+            reply.answer.to_json(),
+            br#"{"code":0,"message":"","codeDesc":"Success"}"#
+        );
+        assert!(started.elapsed() < Duration::from_secs(90));
+        assert_eq!(reply.info.scf_error, None, "the final answer was not an error");
+        let actions = t.actions();
+        assert_eq!(actions.iter().filter(|a| *a == "CreateFunction").count(), 1);
+        assert_eq!(actions.len(), 1 + 61);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_lost_create_is_not_sent_again_and_lost_reads_are() {
         let t = ScriptedTransport::new([Scripted::connection_lost()]);
         let reply = get(&bridge(t.clone()), &CREATE).await;
